@@ -1,0 +1,57 @@
+# Every target creates .venv when it is missing and is safe to run again.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+GEN := scaigrid_client/_gen
+# What `buf breaking` compares against: the previous commit of main.
+BREAKING_AGAINST ?= HEAD~1
+
+.PHONY: venv generate check-generated lint typecheck breaking test demo bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,cli]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# buf runs the local plugins from .venv/bin; see buf.gen.yaml.
+generate: venv
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/buf generate
+	$(PY) tools/fix_gen_imports.py proto $(GEN) scaigrid_client._gen
+
+# Regenerates from scratch (buf.gen.yaml has clean: true) and fails on any
+# difference from what is committed.
+check-generated: generate
+	@git diff --exit-code --stat -- $(GEN) || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- $(GEN))" || { git status --porcelain -- $(GEN); echo "untracked generated files: run 'make generate' and commit"; exit 1; }
+
+lint: venv
+	$(BIN)/ruff check scaigrid_client tests tools examples benchmarks
+	$(BIN)/ruff format --check scaigrid_client tests tools examples benchmarks
+	$(BIN)/buf lint
+
+typecheck: venv
+	$(BIN)/mypy
+
+# v1 must never break; a breaking change is a new v2 package.
+breaking: venv
+	@if git rev-parse --verify --quiet "$(BREAKING_AGAINST)^{commit}" >/dev/null \
+	    && git cat-file -e "$(BREAKING_AGAINST):buf.yaml" 2>/dev/null; then \
+	  $(BIN)/buf breaking --against ".git#ref=$(BREAKING_AGAINST)"; \
+	else echo "buf breaking: no earlier buf module at $(BREAKING_AGAINST), nothing to compare"; fi
+
+test: lint typecheck check-generated breaking
+	$(BIN)/pytest
+
+demo: venv
+	$(PY) examples/quickstart.py
+
+bench: venv
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache
