@@ -13,7 +13,7 @@ BREAKING_AGAINST ?= HEAD~1
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,cli]'
+	$(PY) -m pip install --quiet -e '.[dev,cli,testing]'
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -1,0 +1,14 @@
+"""The bundled fake ScaiGrid, for integration tests.
+
+``FakeScaiGrid`` is a real grpc.aio server on a loopback port with
+believable, deterministic state, token auth like the gateway's, fault and
+delay injection, and a journal of every call. See docs/testing.md.
+
+The pytest plugin (registered automatically) adds a ``scaigrid_fake``
+fixture: a running fake with fresh state for each test.
+"""
+
+from scaigrid_client.testing._server import Call, FakeScaiGrid, FakeState
+from scaigrid_client.testing._state import HeartbeatRecord
+
+__all__ = ["Call", "FakeScaiGrid", "FakeState", "HeartbeatRecord"]

@@ -1,0 +1,253 @@
+"""The fake gateway's RPCs: domain logic only.
+
+Auth, faults, delays, the journal, idempotency and error trailers are done
+once, around every RPC, in `_server`. Unary RPCs here are
+``async (fake, request) -> response``; server streams are async generators
+``(fake, request, stream) -> responses`` that check ``stream.dropped``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+from scaigrid_client.testing._state import TERMINAL_JOB_STATES, FakeError
+from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
+
+if TYPE_CHECKING:
+    from scaigrid_client.testing._server import FakeScaiGrid, _Stream
+
+RPCS: dict[str, Callable[..., Any]] = {}
+
+
+def rpc(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        RPCS[name] = fn
+        return fn
+
+    return register
+
+
+def _check_dropped(stream: _Stream) -> None:
+    if stream.dropped is not None:
+        raise stream.dropped
+
+
+# -- scaiinfer.v1 -----------------------------------------------------------------
+
+
+@rpc("InferenceService.ListModels")
+async def list_models(
+    fake: FakeScaiGrid, request: scaiinfer.ListModelsRequest
+) -> scaiinfer.ListModelsResponse:
+    return scaiinfer.ListModelsResponse(models=fake.backend.list_models(request.capability))
+
+
+@rpc("InferenceService.StreamInference")
+async def stream_inference(
+    fake: FakeScaiGrid, request: scaiinfer.InferenceRequest, stream: _Stream
+) -> AsyncIterator[scaiinfer.StreamInferenceResponse]:
+    backend = fake.backend
+    completion_id = "cmpl-" + secrets.token_hex(8)
+    chunk = scaiinfer.StreamInferenceResponse
+    index = 0
+    if request.response_format == scaiinfer.RESPONSE_FORMAT_BINARY:
+        total = 0
+        for data in backend.binary_chunks(request):
+            _check_dropped(stream)
+            yield chunk(id=completion_id, index=index, data=data, model=request.model)
+            index += 1
+            total += len(data)
+        usage = scaiinfer.Usage(output_bytes=total)
+        yield chunk(
+            id=completion_id,
+            index=index,
+            model=request.model,
+            finish_reason=scaiinfer.FINISH_REASON_STOP,
+            usage=usage,
+        )
+        return
+    tokens, finish, prompt_tokens = backend.reply(request)
+    interval = fake.token_interval
+    for token in tokens:
+        _check_dropped(stream)
+        if interval:
+            await asyncio.sleep(interval)
+        delta = scaiinfer.Delta(role="assistant" if index == 0 else "", content=token)
+        yield chunk(id=completion_id, index=index, delta=delta, model=request.model)
+        index += 1
+    usage = scaiinfer.Usage(
+        prompt_tokens=prompt_tokens,
+        completion_tokens=len(tokens),
+        total_tokens=prompt_tokens + len(tokens),
+    )
+    yield chunk(
+        id=completion_id,
+        index=index,
+        delta=scaiinfer.Delta(),
+        model=request.model,
+        finish_reason=finish,  # type: ignore[arg-type]
+        usage=usage,
+    )
+
+
+@rpc("InferenceService.Infer")
+async def infer(fake: FakeScaiGrid, request: scaiinfer.InferRequest) -> scaiinfer.InferResponse:
+    tokens, finish, prompt_tokens = fake.backend.reply(request)
+    return scaiinfer.InferResponse(
+        id="cmpl-" + secrets.token_hex(8),
+        model=request.model,
+        message=scaiinfer.ChatMessage(role="assistant", content="".join(tokens)),
+        finish_reason=finish,  # type: ignore[arg-type]
+        usage=scaiinfer.Usage(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=len(tokens),
+            total_tokens=prompt_tokens + len(tokens),
+        ),
+    )
+
+
+@rpc("InferenceService.Embed")
+async def embed(fake: FakeScaiGrid, request: scaiinfer.EmbedRequest) -> scaiinfer.EmbedResponse:
+    return fake.backend.embed(request)
+
+
+@rpc("HeartbeatService.Heartbeat")
+async def heartbeat(
+    fake: FakeScaiGrid, request: scaiinfer.HeartbeatRequest
+) -> scaiinfer.HeartbeatResponse:
+    return fake.backend.heartbeat(request)
+
+
+# -- scaimind.v1 --------------------------------------------------------------------
+
+
+@rpc("CoordinatorService.SubmitJob")
+async def submit_job(
+    fake: FakeScaiGrid, request: scaimind.SubmitJobRequest
+) -> scaimind.SubmitJobResponse:
+    return scaimind.SubmitJobResponse(job=fake.backend.submit_job(request))
+
+
+@rpc("CoordinatorService.GetJob")
+async def get_job(fake: FakeScaiGrid, request: scaimind.GetJobRequest) -> scaimind.GetJobResponse:
+    return scaimind.GetJobResponse(job=fake.backend.job(request.job_id).job)
+
+
+@rpc("CoordinatorService.ListJobs")
+async def list_jobs(
+    fake: FakeScaiGrid, request: scaimind.ListJobsRequest
+) -> scaimind.ListJobsResponse:
+    jobs = [
+        entry.job
+        for entry in reversed(fake.backend.jobs.values())
+        if request.state == scaimind.JOB_STATE_UNSPECIFIED or entry.job.state == request.state
+    ]
+    return scaimind.ListJobsResponse(jobs=jobs)
+
+
+@rpc("CoordinatorService.CancelJob")
+async def cancel_job(
+    fake: FakeScaiGrid, request: scaimind.CancelJobRequest
+) -> scaimind.CancelJobResponse:
+    return scaimind.CancelJobResponse(job=fake.backend.cancel_job(request.job_id))
+
+
+@rpc("CoordinatorService.StreamMetrics")
+async def stream_metrics(
+    fake: FakeScaiGrid, request: scaimind.StreamMetricsRequest, stream: _Stream
+) -> AsyncIterator[scaimind.StreamMetricsResponse]:
+    backend = fake.backend
+    entry = backend.job(request.job_id)
+    sent = request.after_step  # points[i] is step i + 1
+    while True:
+        _check_dropped(stream)
+        changed = backend.changed()
+        while sent < len(entry.points):
+            yield entry.points[sent]
+            sent += 1
+        if entry.job.state in TERMINAL_JOB_STATES:
+            return
+        await changed.wait()
+
+
+@rpc("ClusterService.RegisterNode")
+async def register_node(
+    fake: FakeScaiGrid, request: scaimind.RegisterNodeRequest
+) -> scaimind.RegisterNodeResponse:
+    return scaimind.RegisterNodeResponse(node=fake.backend.register_node(request))
+
+
+@rpc("ClusterService.ListNodes")
+async def list_nodes(
+    fake: FakeScaiGrid, request: scaimind.ListNodesRequest
+) -> scaimind.ListNodesResponse:
+    return scaimind.ListNodesResponse(
+        nodes=[fake.backend.nodes[k] for k in sorted(fake.backend.nodes)]
+    )
+
+
+@rpc("ClusterService.AllocateGPUs")
+async def allocate_gpus(
+    fake: FakeScaiGrid, request: scaimind.AllocateGPUsRequest
+) -> scaimind.AllocateGPUsResponse:
+    return scaimind.AllocateGPUsResponse(allocation=fake.backend.allocate_gpus(request))
+
+
+@rpc("ClusterService.ReleaseGPUs")
+async def release_gpus(
+    fake: FakeScaiGrid, request: scaimind.ReleaseGPUsRequest
+) -> scaimind.ReleaseGPUsResponse:
+    return scaimind.ReleaseGPUsResponse(allocation=fake.backend.release_gpus(request.allocation_id))
+
+
+# -- scaicore.v1 ----------------------------------------------------------------------
+
+
+@rpc("CoreRuntimeService.InvokeCore")
+async def invoke_core(
+    fake: FakeScaiGrid, request: scaicore.InvokeCoreRequest
+) -> scaicore.InvokeCoreResponse:
+    return fake.backend.invoke_core(request)
+
+
+@rpc("CoreRuntimeService.GetCore")
+async def get_core(
+    fake: FakeScaiGrid, request: scaicore.GetCoreRequest
+) -> scaicore.GetCoreResponse:
+    return scaicore.GetCoreResponse(instance=fake.backend.core(request.core_id).instance)
+
+
+@rpc("CoreRuntimeService.PassivateCore")
+async def passivate_core(
+    fake: FakeScaiGrid, request: scaicore.PassivateCoreRequest
+) -> scaicore.PassivateCoreResponse:
+    return scaicore.PassivateCoreResponse(instance=fake.backend.passivate_core(request.core_id))
+
+
+@rpc("CoreRuntimeService.RestoreCore")
+async def restore_core(
+    fake: FakeScaiGrid, request: scaicore.RestoreCoreRequest
+) -> scaicore.RestoreCoreResponse:
+    return scaicore.RestoreCoreResponse(instance=fake.backend.restore_core(request.core_id))
+
+
+@rpc("CoreRuntimeService.StreamEvents")
+async def stream_events(
+    fake: FakeScaiGrid, request: scaicore.StreamEventsRequest, stream: _Stream
+) -> AsyncIterator[scaicore.StreamEventsResponse]:
+    backend = fake.backend
+    core = backend.core(request.core_id)
+    sent = request.after_sequence  # events[i] has sequence i + 1
+    while True:
+        _check_dropped(stream)
+        changed = backend.changed()
+        while sent < len(core.events):
+            yield core.events[sent]
+            sent += 1
+        await changed.wait()
+
+
+__all__ = ["RPCS", "FakeError"]

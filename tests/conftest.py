@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest_asyncio
+
+from scaigrid_client.testing import FakeScaiGrid
+
+
+@pytest_asyncio.fixture
+async def fake() -> AsyncIterator[FakeScaiGrid]:
+    async with FakeScaiGrid(step_interval=0.005) as server:
+        yield server
+
+
+@pytest_asyncio.fixture
+async def channel(fake: FakeScaiGrid) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(fake.target) as ch:
+        yield ch
+
+
+def auth(token: str, **extra: str) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"), *extra.items())

@@ -1,0 +1,166 @@
+"""The fake's TLS and mTLS, its threaded and standalone modes, and the
+pytest fixture (used here from outside the package, as users do)."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+
+import grpc
+import pytest
+
+from scaigrid_client.testing import FakeScaiGrid
+from scaigrid_client.v1 import scaiinfer
+from tests.conftest import auth
+
+
+def _credentials(fake: FakeScaiGrid, *, with_client_cert: bool = True) -> grpc.ChannelCredentials:
+    tls = fake.client_tls()
+    return grpc.ssl_channel_credentials(
+        root_certificates=tls.ca_cert,
+        private_key=tls.client_key if with_client_cert else None,
+        certificate_chain=tls.client_cert if with_client_cert else None,
+    )
+
+
+async def _list_models(fake: FakeScaiGrid, creds: grpc.ChannelCredentials) -> int:
+    options = [("grpc.ssl_target_name_override", "localhost")]
+    async with grpc.aio.secure_channel(fake.target, creds, options=options) as channel:
+        stub = scaiinfer.InferenceServiceStub(channel)
+        resp = await stub.ListModels(
+            scaiinfer.ListModelsRequest(), metadata=auth(fake.token), timeout=5
+        )
+        return len(resp.models)
+
+
+@pytest.mark.asyncio
+async def test_tls() -> None:
+    async with FakeScaiGrid(tls=True) as fake:
+        assert fake.client_tls().client_cert is None
+        assert await _list_models(fake, _credentials(fake)) == 3
+        # A client that trusts only the system roots fails closed.
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await _list_models(fake, grpc.ssl_channel_credentials())
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+@pytest.mark.asyncio
+async def test_mtls_requires_client_cert() -> None:
+    async with FakeScaiGrid(tls=True, require_client_cert=True) as fake:
+        assert await _list_models(fake, _credentials(fake)) == 3
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await _list_models(fake, _credentials(fake, with_client_cert=False))
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_threaded_mode_for_sync_tests() -> None:
+    with FakeScaiGrid() as fake:
+        with grpc.insecure_channel(fake.target) as channel:
+            stub = scaiinfer.InferenceServiceStub(channel)
+            fake.fail("InferenceService.ListModels", grpc.StatusCode.UNAVAILABLE)
+            with pytest.raises(grpc.RpcError):
+                stub.ListModels(scaiinfer.ListModelsRequest(), metadata=auth(fake.token))
+            assert (
+                len(
+                    stub.ListModels(scaiinfer.ListModelsRequest(), metadata=auth(fake.token)).models
+                )
+                == 3
+            )
+        assert len(fake.calls("InferenceService.ListModels")) == 2
+        fake.reset()
+        assert fake.calls() == []
+        assert "scailabs/poolnoodle-omni" in fake.state.models
+
+
+def test_fixture_sync(scaigrid_fake: FakeScaiGrid) -> None:
+    with grpc.insecure_channel(scaigrid_fake.target) as channel:
+        stub = scaiinfer.InferenceServiceStub(channel)
+        stub.ListModels(scaiinfer.ListModelsRequest(), metadata=auth(scaigrid_fake.token))
+    assert len(scaigrid_fake.calls("InferenceService.ListModels")) == 1
+
+
+@pytest.mark.asyncio
+async def test_fixture_async(scaigrid_fake: FakeScaiGrid) -> None:
+    # Fresh state for each test: the sync test's call is not here.
+    assert scaigrid_fake.calls() == []
+    async with grpc.aio.insecure_channel(scaigrid_fake.target) as channel:
+        stub = scaiinfer.InferenceServiceStub(channel)
+        await stub.ListModels(scaiinfer.ListModelsRequest(), metadata=auth(scaigrid_fake.token))
+    assert len(scaigrid_fake.calls()) == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_standalone(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scaigrid_client._cli", "fake", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    info: dict[str, str] = {}
+    assert proc.stdout is not None
+    while len(info) < 2:
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"fake exited early: {proc.stderr.read() if proc.stderr else ''}")
+        key, _, value = line.strip().partition(": ")
+        if key in ("target", "token"):
+            info[key] = value
+    return proc, info
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_standalone_serves_until_signal(sig: signal.Signals) -> None:
+    port = _free_port()
+    proc, info = _start_standalone("--port", str(port), "--token", "sgst_cli_test")
+    try:
+        assert info == {"target": f"127.0.0.1:{port}", "token": "sgst_cli_test"}
+        with grpc.insecure_channel(info["target"]) as channel:
+            stub = scaiinfer.InferenceServiceStub(channel)
+            resp = stub.ListModels(
+                scaiinfer.ListModelsRequest(), metadata=auth("sgst_cli_test"), timeout=10
+            )
+            assert len(resp.models) == 3
+    finally:
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+
+
+def test_standalone_tls_dir(tmp_path: pathlib.Path) -> None:
+    port = _free_port()
+    proc, info = _start_standalone("--port", str(port), "--tls-dir", str(tmp_path))
+    try:
+        names = {p.name for p in tmp_path.iterdir()}
+        assert {"ca.pem", "client.pem", "client.key", "server.pem", "server.key"} <= names
+        assert oct((tmp_path / "client.key").stat().st_mode & 0o777) == "0o600"
+        creds = grpc.ssl_channel_credentials(root_certificates=(tmp_path / "ca.pem").read_bytes())
+        options = [("grpc.ssl_target_name_override", "localhost")]
+        with grpc.secure_channel(info["target"], creds, options=options) as channel:
+            stub = scaiinfer.InferenceServiceStub(channel)
+            stub.ListModels(scaiinfer.ListModelsRequest(), metadata=auth(info["token"]), timeout=10)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    assert proc.returncode == 0
+
+
+def test_standalone_help_has_example() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "scaigrid_client._cli", "fake", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": "100"},
+    )
+    assert "--port" in out.stdout and "example:" in out.stdout
