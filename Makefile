@@ -29,9 +29,11 @@ check-generated: generate
 	@git diff --exit-code --stat -- $(GEN) || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- $(GEN))" || { git status --porcelain -- $(GEN); echo "untracked generated files: run 'make generate' and commit"; exit 1; }
 
+PY_DIRS := scaigrid_client tests tools examples $(wildcard benchmarks)
+
 lint: venv
-	$(BIN)/ruff check scaigrid_client tests tools examples benchmarks
-	$(BIN)/ruff format --check scaigrid_client tests tools examples benchmarks
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/ruff format --check $(PY_DIRS)
 	$(BIN)/buf lint
 
 typecheck: venv
@@ -51,6 +53,7 @@ demo: venv
 	$(PY) examples/quickstart.py
 
 bench: venv
+	@test -f benchmarks/run.py || { echo "benchmarks/run.py is not written yet (the performance issue)"; exit 1; }
 	$(PY) benchmarks/run.py
 
 clean:

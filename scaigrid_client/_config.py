@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-__all__ = ["PEMSource", "TLSConfig"]
+import grpc
+
+__all__ = ["PEMSource", "RetryEvent", "RetryPolicy", "TLSConfig"]
 
 PEMSource = bytes | str | os.PathLike[str]
 """PEM data as bytes (or a str that starts with ``-----BEGIN``), or a file path."""
@@ -93,3 +96,77 @@ class TLSConfig:
             f"client_key={'<redacted>' if self.client_key else None}, "
             f"server_name={self.server_name!r})"
         )
+
+
+@dataclass(frozen=True)
+class RetryEvent:
+    """What ``RetryPolicy.on_retry`` sees before each retry."""
+
+    method: str
+    """``Service.Method``."""
+    request_id: str
+    attempt: int
+    """The attempt that just failed, from 1."""
+    max_attempts: int
+    status: grpc.StatusCode
+    code: str | None
+    delay: float
+    """Seconds until the next attempt."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When and how a failed call is retried.
+
+    Attempt *n* waits ``min(initial_backoff * multiplier ** (n - 1),
+    max_backoff)``, less a random share of up to ``jitter`` of it (1.0 is
+    gRPC's full jitter), unless the server's ``grpc-retry-pushback-ms`` says
+    otherwise (a negative value means do not retry). ``max_attempts`` counts
+    the first attempt; the call's deadline caps every attempt and sleep.
+
+    ``budget_max_tokens`` and ``budget_token_ratio`` are gRPC's
+    retryThrottling: each failure takes a token from a per-client bucket,
+    each success returns ``budget_token_ratio``, and no retry is made while
+    the bucket is at or below half. ``on_retry`` is called before each retry.
+    """
+
+    max_attempts: int = 5
+    initial_backoff: float = 0.1
+    max_backoff: float = 5.0
+    multiplier: float = 2.0
+    jitter: float = 1.0
+    retry_on: frozenset[grpc.StatusCode] = frozenset({grpc.StatusCode.UNAVAILABLE})
+    on_retry: Callable[[RetryEvent], object] | None = field(default=None, compare=False)
+    budget_max_tokens: float = 100.0
+    budget_token_ratio: float = 0.1
+
+    def __post_init__(self) -> None:
+        def bad(name: str, rule: str) -> ValueError:
+            return ValueError(f"RetryPolicy.{name}: {rule}, got {getattr(self, name)!r}")
+
+        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+            raise bad("max_attempts", "must be an int of at least 1 (1 turns retries off)")
+        if self.initial_backoff < 0:
+            raise bad("initial_backoff", "must be at least 0 seconds")
+        if self.max_backoff < self.initial_backoff:
+            raise bad("max_backoff", "must be at least initial_backoff")
+        if self.multiplier < 1:
+            raise bad("multiplier", "must be at least 1")
+        if not 0 <= self.jitter <= 1:
+            raise bad("jitter", "must be between 0 and 1")
+        if not 0 < self.budget_max_tokens <= 1000:
+            raise bad("budget_max_tokens", "must be in (0, 1000], as in gRPC's retryThrottling")
+        if self.budget_token_ratio <= 0:
+            raise bad("budget_token_ratio", "must be above 0")
+        retry_on: Iterable[object] = self.retry_on
+        statuses = frozenset(retry_on)
+        if not all(isinstance(s, grpc.StatusCode) for s in statuses):
+            raise bad("retry_on", "must hold grpc.StatusCode values")
+        if grpc.StatusCode.OK in statuses:
+            raise bad("retry_on", "cannot hold OK")
+        object.__setattr__(self, "retry_on", statuses)
+
+    def backoff(self, attempt: int, rand: float) -> float:
+        """Delay after failed attempt ``attempt`` (from 1), with ``rand`` in [0, 1)."""
+        ceiling = min(self.initial_backoff * self.multiplier ** (attempt - 1), self.max_backoff)
+        return ceiling * (1.0 - self.jitter * rand)

@@ -1,0 +1,151 @@
+"""Service tokens: static, from an async callable, or from a TokenProvider."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+from scaigrid_client.errors import TokenProviderError
+
+__all__ = ["ScaiKeyTokenProvider", "TokenProvider", "TokenSource"]
+
+
+@runtime_checkable
+class TokenProvider(Protocol):
+    """Supplies the service token; asked on every call, so it may rotate.
+
+    ``get_token`` should be cheap when its token is fresh (cache it).
+    ``invalidate`` is called when the server says the token expired; the next
+    ``get_token`` must then fetch a new one.
+    """
+
+    async def get_token(self) -> str: ...
+
+    def invalidate(self) -> None: ...
+
+
+TokenSource = str | TokenProvider | Callable[[], Awaitable[str]]
+
+
+class _CallableToken:
+    """Adapts a plain async function to TokenProvider."""
+
+    def __init__(self, fn: Callable[[], Awaitable[str]]) -> None:
+        self._fn = fn
+
+    async def get_token(self) -> str:
+        token = await self._fn()
+        if not isinstance(token, str) or not token:
+            raise TokenProviderError("the token function returned no token (an empty value)")
+        return token
+
+    def invalidate(self) -> None:
+        """Nothing is cached: the function is called for every call anyway."""
+
+    def __repr__(self) -> str:
+        return f"<token from {getattr(self._fn, '__qualname__', 'a function')}>"
+
+
+def resolve_token(token: TokenSource | None) -> str | TokenProvider:
+    """The static token or the provider to ask; None reads SCAIGRID_SERVICE_TOKEN."""
+    if token is None:
+        token = os.environ.get("SCAIGRID_SERVICE_TOKEN") or None
+        if token is None:
+            raise ValueError("token: no service token; pass token= or set SCAIGRID_SERVICE_TOKEN")
+    if isinstance(token, str):
+        if not token.strip():
+            raise ValueError("token: the service token is empty")
+        return token
+    if isinstance(token, TokenProvider):
+        return token
+    if callable(token):
+        return _CallableToken(token)
+    raise TypeError(
+        f"token: expected a str, a TokenProvider or an async function, got {type(token).__name__}"
+    )
+
+
+class ScaiKeyTokenProvider:
+    """Service tokens from ScaiKey, by the OAuth2 client-credentials grant.
+
+    The token is cached and fetched again ``refresh_margin`` seconds before it
+    expires. Concurrent callers share one fetch. The client secret and the
+    tokens never appear in ``repr()``, logs or exception text.
+    """
+
+    def __init__(
+        self,
+        token_url: str,
+        *,
+        client_id: str,
+        client_secret: str,
+        scopes: Sequence[str] = ("scaiinfer", "scaimind", "scaicore"),
+        refresh_margin: float = 60.0,
+        timeout: float = 10.0,
+    ) -> None:
+        if not token_url.startswith(("https://", "http://")):
+            raise ValueError("token_url: must be an http(s) URL of ScaiKey's token endpoint")
+        if not client_id:
+            raise ValueError("client_id: is required")
+        if not client_secret:
+            raise ValueError("client_secret: is required")
+        self._token_url = token_url
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._scopes = " ".join(scopes)
+        self._refresh_margin = refresh_margin
+        self._timeout = timeout
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._fetch: asyncio.Task[str] | None = None
+
+    def __repr__(self) -> str:
+        return f"ScaiKeyTokenProvider(token_url={self._token_url!r}, client_id={self._client_id!r})"
+
+    def invalidate(self) -> None:
+        self._token = None
+        self._expires_at = 0.0
+
+    async def get_token(self) -> str:
+        if self._token is not None and time.monotonic() < self._expires_at:
+            return self._token
+        if self._fetch is None or self._fetch.done():
+            self._fetch = asyncio.ensure_future(self._fetch_token())
+        # shield: one caller's cancellation must not cancel the shared fetch.
+        return await asyncio.shield(self._fetch)
+
+    async def _fetch_token(self) -> str:
+        import httpx
+
+        data = {
+            "grant_type": "client_credentials",
+            "client_id": self._client_id,
+            "client_secret": self._client_secret,
+        }
+        if self._scopes:
+            data["scope"] = self._scopes
+        try:
+            async with httpx.AsyncClient(timeout=self._timeout) as http:
+                response = await http.post(self._token_url, data=data)
+        except httpx.HTTPError as exc:
+            raise TokenProviderError(
+                f"ScaiKey token request to {self._token_url} failed: {type(exc).__name__}"
+            ) from None
+        if response.status_code != 200:
+            raise TokenProviderError(
+                f"ScaiKey refused the token request: HTTP {response.status_code}"
+            )
+        try:
+            body = response.json()
+            token = body["access_token"]
+            expires_in = float(body.get("expires_in", 300))
+        except (ValueError, KeyError, TypeError):
+            raise TokenProviderError("ScaiKey's token response has no access_token") from None
+        if not isinstance(token, str) or not token:
+            raise TokenProviderError("ScaiKey's token response has an empty access_token")
+        self._token = token
+        self._expires_at = time.monotonic() + max(0.0, expires_in - self._refresh_margin)
+        return token

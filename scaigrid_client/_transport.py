@@ -1,0 +1,592 @@
+"""The one call path: every RPC of every client goes through `Transport`.
+
+It adds the metadata (token, request id, attempt, client version, the
+caller's own), applies the deadline across attempts, retries with backoff,
+pushback and a retry budget, and turns every transport error into a typed
+`ScaiGridError`. Client methods only build requests and shape results.
+
+The first attempt of a call runs with no retry machinery at all; tenacity
+takes over only after a retryable failure, so a call that succeeds pays for
+nothing it does not use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import grpc
+import tenacity
+from google.protobuf import message as _message
+
+from scaigrid_client import errors
+from scaigrid_client._auth import TokenProvider, TokenSource, resolve_token
+from scaigrid_client._channel import build_channel, is_loopback, parse_target
+from scaigrid_client._config import RetryEvent, RetryPolicy, TLSConfig
+from scaigrid_client._version import __version__
+
+__all__ = ["CallInfo", "Method", "ServerStream", "Transport"]
+
+logger = logging.getLogger("scaigrid_client")
+
+Req = TypeVar("Req", bound=_message.Message)
+Resp = TypeVar("Resp", bound=_message.Message)
+
+PUSHBACK_KEY = "grpc-retry-pushback-ms"
+_CLIENT_HEADER = ("x-scaigrid-client", f"scaigrid-client/{__version__} python")
+
+
+@dataclass(frozen=True)
+class Method(Generic[Req, Resp]):
+    """One RPC: its name, path, message types and shape. Built once."""
+
+    name: str
+    path: str
+    request_type: type[Req]
+    response_type: type[Resp]
+    streaming: bool
+
+    @classmethod
+    def of(cls, service_module: Any, service: str, rpc: str) -> Method[Any, Any]:
+        descriptor = service_module.DESCRIPTOR.services_by_name[service].methods_by_name[rpc]
+        from google.protobuf import message_factory
+
+        return Method(
+            name=f"{service}.{rpc}",
+            path=f"/{descriptor.containing_service.full_name}/{rpc}",
+            request_type=message_factory.GetMessageClass(descriptor.input_type),
+            response_type=message_factory.GetMessageClass(descriptor.output_type),
+            streaming=descriptor.server_streaming,
+        )
+
+
+@dataclass
+class CallInfo:
+    """Details of a finished call; pass one as ``call_info=`` to fill it."""
+
+    request_id: str | None = None
+    attempts: int = 0
+    initial_metadata: tuple[tuple[str, str | bytes], ...] = ()
+    trailing_metadata: tuple[tuple[str, str | bytes], ...] = ()
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(16)
+
+
+def _check_header(key: str, value: object, what: str) -> None:
+    if not isinstance(key, str) or not key or key != key.lower() or not key.isascii():
+        raise ValueError(f"{what}: metadata key {key!r} must be lowercase ASCII")
+    if any(not (c.isalnum() or c in "-_.") for c in key):
+        raise ValueError(f"{what}: metadata key {key!r} may hold only a-z, 0-9, '-', '_', '.'")
+    if key.endswith("-bin"):
+        if not isinstance(value, bytes):
+            raise ValueError(f"{what}: binary metadata {key!r} needs a bytes value")
+        return
+    if not isinstance(value, str):
+        raise ValueError(f"{what}: metadata {key!r} needs a str value (or a '-bin' key for bytes)")
+    if not value.isascii() or any(c in "\r\n\0" or not c.isprintable() for c in value):
+        # The value may be a secret: name the key, never echo the value.
+        raise ValueError(
+            f"{what}: the value of {key!r} must be printable ASCII without CR/LF; "
+            "it would corrupt the request's headers"
+        )
+
+
+def validate_metadata(
+    metadata: Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes]] | None,
+) -> tuple[tuple[str, str | bytes], ...]:
+    if not metadata:
+        return ()
+    pairs = tuple(metadata.items()) if isinstance(metadata, Mapping) else tuple(metadata)
+    for pair in pairs:
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise ValueError("metadata: pass a mapping or (key, value) pairs")
+        key, value = pair
+        _check_header(key, value, "metadata")
+        if key in ("authorization", "x-request-id"):
+            raise ValueError(f"metadata: {key!r} is set by the client; use token= or request_id=")
+    return pairs
+
+
+def _pushback(error: errors.ScaiGridError) -> float | bool | None:
+    """Seconds the server asks to wait; False means do not retry; None: not sent."""
+    for key, value in error.metadata:
+        if key == PUSHBACK_KEY:
+            text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
+            try:
+                ms = int(text.strip())
+            except ValueError:
+                return False
+            return False if ms < 0 else ms / 1000.0
+    return None
+
+
+class _RetryBudget:
+    """gRPC retryThrottling: token bucket shared by a client's calls."""
+
+    def __init__(self, max_tokens: float, token_ratio: float) -> None:
+        self.max_tokens = max_tokens
+        self.ratio = token_ratio
+        self.tokens = max_tokens
+
+    def success(self) -> None:
+        if self.tokens < self.max_tokens:
+            self.tokens = min(self.max_tokens, self.tokens + self.ratio)
+
+    def failure(self) -> None:
+        self.tokens = max(0.0, self.tokens - 1)
+
+    def allows_retry(self) -> bool:
+        return self.tokens > self.max_tokens / 2
+
+
+@dataclass
+class _CallState:
+    """Per-call bookkeeping shared by the retry decision and its callers."""
+
+    method: Method[Any, Any]
+    request_id: str
+    deadline: float | None
+    extra: tuple[tuple[str, str | bytes], ...]
+    attempt: int = 1
+    refreshed: bool = False
+    next_delay: float = 0.0
+    last_error: errors.ScaiGridError | None = field(default=None, repr=False)
+
+    def remaining(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return self.deadline - time.monotonic()
+
+
+class Transport:
+    """Channel, credentials and policies shared by the clients built on it."""
+
+    def __init__(
+        self,
+        target: str | None,
+        *,
+        token: TokenSource | None,
+        tls: bool | TLSConfig,
+        retry: RetryPolicy | None,
+        timeout: float | None,
+        channel: grpc.aio.Channel | None,
+        channel_options: Sequence[tuple[str, Any]] = (),
+        interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> None:
+        self.target = parse_target(target) if channel is None or target is not None else "<channel>"
+        if not isinstance(tls, (bool, TLSConfig)):
+            raise TypeError(f"tls: expected True, False or a TLSConfig, got {type(tls).__name__}")
+        if timeout is not None and not timeout > 0:
+            raise ValueError(
+                f"timeout: must be a positive number of seconds or None, got {timeout!r}"
+            )
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise TypeError(f"retry: expected a RetryPolicy or None, got {type(retry).__name__}")
+        self._token = resolve_token(token)
+        self._auth_header: tuple[str, str] | None = None
+        if isinstance(self._token, str):
+            header = ("authorization", f"Bearer {self._token}")
+            _check_header(*header, what="token")
+            self._auth_header = header
+        self.tls = tls
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        self._budget = _RetryBudget(self.retry.budget_max_tokens, self.retry.budget_token_ratio)
+        self._channel = channel
+        self._owns_channel = channel is None
+        self._channel_options = tuple(channel_options)
+        self._interceptors = list(interceptors) if interceptors else None
+        self._compression = compression
+        self._callables: dict[str, Any] = {}
+        self._closed = False
+        self._warned_plaintext = False
+
+    def __repr__(self) -> str:
+        return f"Transport(target={self.target!r}, tls={self.tls!r})"
+
+    # -- channel -----------------------------------------------------------------
+
+    @property
+    def channel(self) -> grpc.aio.Channel:
+        """The channel, created on first use (it needs a running loop)."""
+        if self._channel is None:
+            if self._closed:
+                raise RuntimeError("the client is closed")
+            self._channel = build_channel(
+                self.target, self.tls, self._channel_options, self._interceptors, self._compression
+            )
+        return self._channel
+
+    async def close(self) -> None:
+        self._closed = True
+        channel, self._channel = self._channel, None
+        self._callables.clear()
+        if channel is not None and self._owns_channel:
+            await channel.close()
+
+    def _callable(self, method: Method[Any, Any]) -> Any:
+        fn = self._callables.get(method.path)
+        if fn is None:
+            factory = self.channel.unary_stream if method.streaming else self.channel.unary_unary
+            fn = factory(
+                method.path,
+                request_serializer=method.request_type.SerializeToString,
+                response_deserializer=method.response_type.FromString,
+            )
+            self._callables[method.path] = fn
+        return fn
+
+    # -- metadata ----------------------------------------------------------------
+
+    async def _auth(self) -> tuple[str, str]:
+        if self._auth_header is not None:
+            return self._auth_header
+        assert isinstance(self._token, TokenProvider)
+        try:
+            token = await self._token.get_token()
+        except errors.ScaiGridError:
+            raise
+        except Exception as exc:
+            raise errors.TokenProviderError(
+                f"the token provider failed: {type(exc).__name__}"
+            ) from None
+        header = ("authorization", f"Bearer {token}")
+        _check_header(*header, what="token")
+        return header
+
+    async def _metadata(self, state: _CallState) -> tuple[tuple[str, str | bytes], ...]:
+        auth = await self._auth()
+        if not self.tls and not self._warned_plaintext and not is_loopback(self.target):
+            self._warned_plaintext = True
+            logger.warning(
+                "sending the service token in plaintext to %s; use TLS outside loopback",
+                self.target,
+            )
+        md: tuple[tuple[str, str | bytes], ...] = (
+            auth,
+            ("x-request-id", state.request_id),
+            _CLIENT_HEADER,
+        )
+        if state.attempt > 1:
+            md += (("grpc-previous-rpc-attempts", str(state.attempt - 1)),)
+        return md + state.extra if state.extra else md
+
+    def new_state(
+        self,
+        method: Method[Any, Any],
+        timeout: float | None,
+        request_id: str | None,
+        metadata: Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes]] | None,
+    ) -> _CallState:
+        if request_id is None:
+            request_id = new_request_id()
+        else:
+            if not isinstance(request_id, str) or not request_id:
+                raise ValueError("request_id: must be a non-empty str")
+            _check_header("x-request-id", request_id, "request_id")
+        if timeout is None:
+            timeout = self.timeout
+        elif not timeout > 0:
+            raise ValueError(f"timeout: must be a positive number of seconds, got {timeout!r}")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return _CallState(method, request_id, deadline, validate_metadata(metadata))
+
+    # -- retry decision ------------------------------------------------------------
+
+    def retry_delay(self, state: _CallState, error: errors.ScaiGridError) -> float | None:
+        """Seconds to wait before retrying, or None to raise ``error``."""
+        policy = self.retry
+        if (
+            error.status is grpc.StatusCode.UNAUTHENTICATED
+            and not state.refreshed
+            and isinstance(self._token, TokenProvider)
+            and error.code in (None, "token_expired", "invalid_token")
+        ):
+            # One refresh-and-retry: the provider's cached token went stale.
+            state.refreshed = True
+            self._token.invalidate()
+            return 0.0
+        if error.status not in policy.retry_on:
+            return None
+        self._budget.failure()
+        if state.attempt >= policy.max_attempts or not self._budget.allows_retry():
+            return None
+        pushback = _pushback(error)
+        if pushback is False:
+            return None
+        if pushback is None:
+            delay = policy.backoff(state.attempt, random.random())
+        else:
+            assert isinstance(pushback, float)
+            delay = pushback
+        remaining = state.remaining()
+        if remaining is not None and delay >= remaining:
+            return None
+        return delay
+
+    def _announce_retry(self, state: _CallState, error: errors.ScaiGridError, delay: float) -> None:
+        policy = self.retry
+        logger.info(
+            "retrying %s (request_id=%s): attempt %d of %d failed with %s%s; next in %.3fs",
+            state.method.name,
+            state.request_id,
+            state.attempt,
+            policy.max_attempts,
+            error.status.name,
+            f" ({error.code})" if error.code else "",
+            delay,
+        )
+        if policy.on_retry is not None:
+            policy.on_retry(
+                RetryEvent(
+                    method=state.method.name,
+                    request_id=state.request_id,
+                    attempt=state.attempt,
+                    max_attempts=policy.max_attempts,
+                    status=error.status,
+                    code=error.code,
+                    delay=delay,
+                )
+            )
+
+    def _error(self, exc: grpc.aio.AioRpcError, state: _CallState) -> errors.ScaiGridError:
+        return errors.from_rpc_error(exc, request_id=state.request_id, attempts=state.attempt)
+
+    def _deadline_error(self, state: _CallState) -> errors.DeadlineExceededError:
+        return errors.DeadlineExceededError(
+            "the call's deadline passed before another attempt could be made",
+            request_id=state.request_id,
+            attempts=state.attempt,
+        )
+
+    # -- unary -----------------------------------------------------------------------
+
+    async def unary(
+        self,
+        method: Method[Req, Resp],
+        request: Req,
+        *,
+        timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes]] | None = None,
+        call_info: CallInfo | None = None,
+    ) -> Resp:
+        state = self.new_state(method, timeout, request_id, metadata)
+        try:
+            response: Resp = await self._attempt(state, request, call_info)
+        except errors.ScaiGridError as error:
+            delay = self.retry_delay(state, error)
+            if delay is None:
+                raise
+            state.next_delay = delay
+            state.last_error = error
+            response = await self._retry(state, request, call_info)
+        self._budget.success()
+        return response
+
+    async def _attempt(self, state: _CallState, request: Any, call_info: CallInfo | None) -> Any:
+        remaining = state.remaining()
+        if remaining is not None and remaining <= 0:
+            raise self._deadline_error(state)
+        call = self._callable(state.method)(
+            request, timeout=remaining, metadata=await self._metadata(state)
+        )
+        try:
+            response = await call
+        except grpc.aio.AioRpcError as exc:
+            raise self._error(exc, state) from None
+        if call_info is not None:
+            call_info.request_id = state.request_id
+            call_info.attempts = state.attempt
+            call_info.initial_metadata = tuple(await call.initial_metadata() or ())
+            call_info.trailing_metadata = tuple(await call.trailing_metadata() or ())
+        return response
+
+    async def _retry(self, state: _CallState, request: Any, call_info: CallInfo | None) -> Any:
+        def should_retry(retry_state: tenacity.RetryCallState) -> bool:
+            outcome = retry_state.outcome
+            if outcome is None or not outcome.failed:
+                return False
+            error = outcome.exception()
+            if not isinstance(error, errors.ScaiGridError) or error is state.last_error:
+                return False
+            delay = self.retry_delay(state, error)
+            if delay is None:
+                return False
+            state.next_delay, state.last_error = delay, error
+            return True
+
+        async def before_attempt(retry_state: tenacity.RetryCallState) -> None:
+            if retry_state.attempt_number > 1 or state.last_error is not None:
+                error = state.last_error
+                assert error is not None
+                self._announce_retry(state, error, state.next_delay)
+                await asyncio.sleep(state.next_delay)
+                state.attempt += 1
+                state.last_error = None
+
+        retrying = tenacity.AsyncRetrying(
+            retry=should_retry,
+            before=before_attempt,
+            wait=tenacity.wait_none(),
+            reraise=True,
+        )
+        return await retrying(self._attempt, state, request, call_info)
+
+    # -- server streams ---------------------------------------------------------------
+
+    def stream(
+        self,
+        method: Method[Req, Resp],
+        request: Req,
+        *,
+        timeout: float | None = None,
+        request_id: str | None = None,
+        metadata: Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes]] | None = None,
+        resume: Callable[[Req, Resp], Req] | None = None,
+        idle_timeout: float | None = None,
+    ) -> ServerStream[Req, Resp]:
+        if idle_timeout is not None and not idle_timeout > 0:
+            raise ValueError(
+                f"idle_timeout: must be a positive number of seconds, got {idle_timeout!r}"
+            )
+        state = self.new_state(method, timeout, request_id, metadata)
+        return ServerStream(self, state, request, resume, idle_timeout)
+
+
+class ServerStream(Generic[Req, Resp]):
+    """An async iterator over a server stream.
+
+    Retried like a unary call until its first message; after that, an error
+    is raised as a typed exception, unless the stream is resumable, in which
+    case it reopens after the last message delivered. Leaving an ``async for``
+    early (or ``aclose()``) cancels the call at once.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        state: _CallState,
+        request: Req,
+        resume: Callable[[Req, Resp], Req] | None,
+        idle_timeout: float | None,
+    ) -> None:
+        self._transport = transport
+        self._state = state
+        self._request = request
+        self._resume = resume
+        self._idle_timeout = idle_timeout
+        self._call: Any = None
+        self._last: Resp | None = None
+        self._delivered = 0
+        self._done = False
+
+    @property
+    def request_id(self) -> str:
+        return self._state.request_id
+
+    def __aiter__(self) -> ServerStream[Req, Resp]:
+        return self
+
+    async def __aenter__(self) -> ServerStream[Req, Resp]:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def cancel(self) -> None:
+        """Cancel the call; iteration then ends."""
+        self._done = True
+        call, self._call = self._call, None
+        if call is not None:
+            call.cancel()
+
+    async def aclose(self) -> None:
+        self.cancel()
+
+    def __del__(self) -> None:
+        # Dropping the iterator (a `break` out of `async for`) ends the call.
+        call = self._call
+        if call is not None and not self._done:
+            call.cancel()
+
+    async def initial_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
+        if self._call is None:
+            return ()
+        return tuple(await self._call.initial_metadata() or ())
+
+    async def _open(self) -> None:
+        transport, state = self._transport, self._state
+        remaining = state.remaining()
+        if remaining is not None and remaining <= 0:
+            raise transport._deadline_error(state)
+        request = self._request
+        if self._last is not None and self._resume is not None:
+            request = self._resume(request, self._last)
+        self._call = transport._callable(state.method)(
+            request, timeout=remaining, metadata=await transport._metadata(state)
+        )
+
+    async def __anext__(self) -> Resp:
+        while True:
+            if self._done:
+                raise StopAsyncIteration
+            if self._call is None:
+                await self._open()
+            call = self._call
+            try:
+                if self._idle_timeout is None:
+                    message = await call.read()
+                else:
+                    message = await asyncio.wait_for(call.read(), self._idle_timeout)
+            except grpc.aio.AioRpcError as exc:
+                error = self._transport._error(exc, self._state)
+                await self._recover(error)
+                continue
+            except asyncio.TimeoutError:
+                call.cancel()
+                error = errors.StreamIdleTimeoutError(
+                    f"no message for {self._idle_timeout}s",
+                    request_id=self._state.request_id,
+                    attempts=self._state.attempt,
+                )
+                if self._resume is None:
+                    self._done = True
+                    raise error from None
+                await self._recover(error)
+                continue
+            if message is grpc.aio.EOF:
+                self._done = True
+                self._call = None
+                raise StopAsyncIteration
+            if self._delivered == 0 or self._state.attempt > 1:
+                self._transport._budget.success()
+                self._state.attempt = 1  # progress: the attempt count starts over
+            self._delivered += 1
+            self._last = message
+            return message  # type: ignore[no-any-return]
+
+    async def _recover(self, error: errors.ScaiGridError) -> None:
+        """Sleep and reopen if the error allows; otherwise raise it."""
+        self._call = None
+        state = self._state
+        resumable = self._resume is not None or self._delivered == 0
+        if isinstance(error, errors.StreamIdleTimeoutError):
+            delay: float | None = 0.0
+        else:
+            delay = self._transport.retry_delay(state, error) if resumable else None
+        if delay is None:
+            self._done = True
+            raise error
+        self._transport._announce_retry(state, error, delay)
+        await asyncio.sleep(delay)
+        state.attempt += 1

@@ -1,0 +1,317 @@
+"""Typed exceptions for ScaiGrid errors.
+
+Every failed call raises a subclass of :class:`ScaiGridError`: one class per
+gRPC status, and finer subclasses for known ``scaigrid-error-code`` values.
+:func:`from_rpc_error` is the single place a transport error becomes one of
+these; it never raises, whatever the server sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+
+__all__ = [
+    "AbortedError",
+    "AlreadyExistsError",
+    "ApiKeyNotAcceptedError",
+    "AuthenticationError",
+    "BudgetExceededError",
+    "CancelledError",
+    "DataLossError",
+    "DeadlineExceededError",
+    "FailedPreconditionError",
+    "InsufficientGPUsError",
+    "InternalError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "OutOfRangeError",
+    "PermissionDeniedError",
+    "QuotaExhaustedError",
+    "RateLimitError",
+    "ScaiGridError",
+    "ServiceDrainingError",
+    "StreamIdleTimeoutError",
+    "TokenExpiredError",
+    "TokenProviderError",
+    "UnavailableError",
+    "UnimplementedError",
+    "UnknownError",
+    "from_rpc_error",
+]
+
+ERROR_CODE_KEY = "scaigrid-error-code"
+
+
+class ScaiGridError(Exception):
+    """A call to ScaiGrid failed.
+
+    Attributes:
+        status: the gRPC status code.
+        code: the ``scaigrid-error-code`` trailer, or None.
+        message: the status message.
+        request_id: the call's ``x-request-id``.
+        metadata: the trailing metadata, as ``(key, value)`` pairs.
+        attempts: how many attempts were made.
+    """
+
+    status: grpc.StatusCode = grpc.StatusCode.UNKNOWN
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: grpc.StatusCode | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+        metadata: Sequence[tuple[str, str | bytes]] = (),
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.metadata = tuple(metadata)
+        self.attempts = attempts
+
+    def __str__(self) -> str:
+        parts = [self.status.name]
+        if self.code:
+            parts.append(self.code)
+        text = f"{self.message} ({', '.join(parts)}; request_id={self.request_id}"
+        if self.attempts > 1:
+            text += f"; after {self.attempts} attempts"
+        return text + ")"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status.name}, code={self.code!r}, "
+            f"message={self.message!r}, request_id={self.request_id!r}, attempts={self.attempts})"
+        )
+
+
+class AuthenticationError(ScaiGridError):
+    """UNAUTHENTICATED: the service token is missing, malformed, unknown or expired."""
+
+    status = grpc.StatusCode.UNAUTHENTICATED
+
+
+class TokenExpiredError(AuthenticationError):
+    """The service token expired (``token_expired``)."""
+
+
+class ApiKeyNotAcceptedError(AuthenticationError):
+    """An HTTP API key was sent; the gRPC API takes ScaiKey service tokens."""
+
+
+class TokenProviderError(AuthenticationError):
+    """The token provider could not obtain a token (nothing was sent)."""
+
+
+class PermissionDeniedError(ScaiGridError):
+    """PERMISSION_DENIED: the token is not scoped for this, or a budget is spent."""
+
+    status = grpc.StatusCode.PERMISSION_DENIED
+
+
+class BudgetExceededError(PermissionDeniedError):
+    """The account's budget is spent (``budget_exceeded``)."""
+
+
+class NotFoundError(ScaiGridError):
+    """NOT_FOUND: an unknown model, job, core, node or allocation."""
+
+    status = grpc.StatusCode.NOT_FOUND
+
+
+class InvalidArgumentError(ScaiGridError, ValueError):
+    """INVALID_ARGUMENT: the request failed validation; the message names the field."""
+
+    status = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class RateLimitError(ScaiGridError):
+    """RESOURCE_EXHAUSTED: rate-limited, or a quota or capacity is exhausted."""
+
+    status = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class QuotaExhaustedError(RateLimitError):
+    """A quota is used up (``quota_exhausted``); waiting will not help soon."""
+
+
+class InsufficientGPUsError(RateLimitError):
+    """Fewer GPUs are free than were asked for (``insufficient_gpus``)."""
+
+
+class UnavailableError(ScaiGridError):
+    """UNAVAILABLE: the backend is down or unreachable."""
+
+    status = grpc.StatusCode.UNAVAILABLE
+
+
+class ServiceDrainingError(UnavailableError):
+    """The gateway is draining (``service_draining``); reconnecting helps."""
+
+
+class DeadlineExceededError(ScaiGridError, TimeoutError):
+    """DEADLINE_EXCEEDED: the call's deadline passed."""
+
+    status = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+class StreamIdleTimeoutError(DeadlineExceededError):
+    """A stream delivered nothing for longer than its idle timeout."""
+
+
+class InternalError(ScaiGridError):
+    """INTERNAL: an unexpected server error."""
+
+    status = grpc.StatusCode.INTERNAL
+
+
+class CancelledError(ScaiGridError):
+    """CANCELLED: the call was cancelled."""
+
+    status = grpc.StatusCode.CANCELLED
+
+
+class UnknownError(ScaiGridError):
+    """UNKNOWN status."""
+
+    status = grpc.StatusCode.UNKNOWN
+
+
+class FailedPreconditionError(ScaiGridError):
+    """FAILED_PRECONDITION: the target is in the wrong state (``invalid_state``)."""
+
+    status = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class AlreadyExistsError(ScaiGridError):
+    """ALREADY_EXISTS."""
+
+    status = grpc.StatusCode.ALREADY_EXISTS
+
+
+class AbortedError(ScaiGridError):
+    """ABORTED."""
+
+    status = grpc.StatusCode.ABORTED
+
+
+class OutOfRangeError(ScaiGridError):
+    """OUT_OF_RANGE."""
+
+    status = grpc.StatusCode.OUT_OF_RANGE
+
+
+class UnimplementedError(ScaiGridError):
+    """UNIMPLEMENTED: the server does not know this method."""
+
+    status = grpc.StatusCode.UNIMPLEMENTED
+
+
+class DataLossError(ScaiGridError):
+    """DATA_LOSS."""
+
+    status = grpc.StatusCode.DATA_LOSS
+
+
+# One class per status; a status not listed (there are none today) gets the base.
+STATUS_CLASSES: dict[grpc.StatusCode, type[ScaiGridError]] = {
+    cls.status: cls
+    for cls in (
+        AuthenticationError,
+        PermissionDeniedError,
+        NotFoundError,
+        InvalidArgumentError,
+        RateLimitError,
+        UnavailableError,
+        DeadlineExceededError,
+        InternalError,
+        CancelledError,
+        UnknownError,
+        FailedPreconditionError,
+        AlreadyExistsError,
+        AbortedError,
+        OutOfRangeError,
+        UnimplementedError,
+        DataLossError,
+    )
+}
+# Finer classes for known ScaiGrid codes, used only under their own status.
+CODE_CLASSES: dict[tuple[grpc.StatusCode, str], type[ScaiGridError]] = {
+    (grpc.StatusCode.UNAUTHENTICATED, "token_expired"): TokenExpiredError,
+    (grpc.StatusCode.UNAUTHENTICATED, "api_key_not_accepted"): ApiKeyNotAcceptedError,
+    (grpc.StatusCode.PERMISSION_DENIED, "budget_exceeded"): BudgetExceededError,
+    (grpc.StatusCode.RESOURCE_EXHAUSTED, "quota_exhausted"): QuotaExhaustedError,
+    (grpc.StatusCode.RESOURCE_EXHAUSTED, "insufficient_gpus"): InsufficientGPUsError,
+    (grpc.StatusCode.UNAVAILABLE, "service_draining"): ServiceDrainingError,
+}
+
+
+def _error_code(metadata: Sequence[tuple[str, str | bytes]]) -> str | None:
+    for key, value in metadata:
+        if key == ERROR_CODE_KEY:
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", "replace")
+            code = value.strip()
+            # A malformed code (empty, huge, control characters) is ignored.
+            if code and len(code) <= 128 and code.isprintable():
+                return code
+            return None
+    return None
+
+
+def _as_pairs(metadata: Any) -> tuple[tuple[str, str | bytes], ...]:
+    pairs: list[tuple[str, str | bytes]] = []
+    try:
+        for item in metadata or ():
+            key, value = item
+            if isinstance(key, str) and isinstance(value, (str, bytes)):
+                pairs.append((key, value))
+    except (TypeError, ValueError):
+        pass
+    return tuple(pairs)
+
+
+def _safe_call(obj: object, name: str) -> object:
+    try:
+        return getattr(obj, name)()
+    except Exception:
+        return None
+
+
+def from_rpc_error(
+    error: grpc.RpcError | grpc.aio.AioRpcError | Any,
+    *,
+    request_id: str | None = None,
+    attempts: int = 1,
+) -> ScaiGridError:
+    """Turn a transport error into the matching :class:`ScaiGridError`.
+
+    The status picks the class; a known ``scaigrid-error-code`` under that
+    status picks a finer one. Anything missing or malformed falls back to the
+    status-level class (or ``UnknownError``); this function never raises.
+    """
+    status: object = _safe_call(error, "code")
+    if not isinstance(status, grpc.StatusCode):
+        status = grpc.StatusCode.UNKNOWN
+    details = _safe_call(error, "details")
+    message = details if isinstance(details, str) else ""
+    metadata = _as_pairs(_safe_call(error, "trailing_metadata"))
+    code = _error_code(metadata)
+    cls = CODE_CLASSES.get((status, code or "")) or STATUS_CLASSES.get(status, ScaiGridError)
+    return cls(
+        message or status.name.lower(),
+        status=status,
+        code=code,
+        request_id=request_id,
+        metadata=metadata,
+        attempts=attempts,
+    )

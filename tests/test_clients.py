@@ -1,0 +1,377 @@
+"""The SDK clients against the fake, over real loopback connections."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+import pytest_asyncio
+
+from scaigrid_client import (
+    CallInfo,
+    ClusterClient,
+    CoordinatorClient,
+    CoreRuntimeClient,
+    HeartbeatClient,
+    InferenceClient,
+    RetryEvent,
+    RetryPolicy,
+    ScaiGrid,
+    errors,
+)
+from scaigrid_client.testing import FakeScaiGrid
+from scaigrid_client.v1 import scaicore, scaimind
+
+OMNI = "scailabs/poolnoodle-omni"
+HI = [{"role": "user", "content": "Hi"}]
+FAST = RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
+pytestmark = pytest.mark.asyncio
+
+
+@pytest_asyncio.fixture
+async def grid(fake: FakeScaiGrid) -> AsyncIterator[ScaiGrid]:
+    async with ScaiGrid(fake.target, token=fake.token, tls=False, retry=FAST) as client:
+        yield client
+
+
+async def test_every_client_method(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
+    models = await grid.inference.list_models()
+    assert OMNI in [m.id for m in models]
+    chunks = [
+        c async for c in grid.inference.stream_inference(model=OMNI, messages=HI, max_tokens=7)
+    ]
+    text = "".join(c.delta.content for c in chunks)
+    reply = await grid.inference.infer(model=OMNI, messages=HI, max_tokens=7)
+    assert reply.content == text
+    vectors = await grid.inference.embed(model=OMNI, inputs=["a", "b"])
+    assert [len(v) for v in vectors] == [1024, 1024]
+    ack = await grid.heartbeat.heartbeat(node_id="n1", gpu_count=8, queue_depth=2)
+    assert ack.sequence == 1
+    job = await grid.coordinator.submit_job(name="ft", base_model=OMNI, gpus=1, max_steps=4)
+    assert [p.step async for p in grid.coordinator.stream_metrics(job.id)] == [1, 2, 3, 4]
+    assert (await grid.coordinator.get_job(job.id)).state == scaimind.JOB_STATE_SUCCEEDED
+    node = await grid.cluster.register_node(node_id="gpu-1", gpus=4)
+    assert node.gpus_free == 4
+    allocation = await grid.cluster.allocate_gpus(job_id=job.id, count=3)
+    assert allocation.assignments[0].node_id == "gpu-1"
+    result = await grid.core.invoke_core(core_id="c1", payload={"q": 1})
+    assert result.activated
+    assert (await grid.core.passivate_core(core_id="c1")).state == scaicore.CORE_STATE_PASSIVATED
+    assert (await grid.core.restore_core(core_id="c1")).state == scaicore.CORE_STATE_ACTIVE
+    stream = grid.core.stream_events("c1")
+    events = [await stream.__anext__() for _ in range(4)]
+    await stream.aclose()
+    assert [e.sequence for e in events] == [1, 2, 3, 4]
+    # Every call carried the token, a request id and the client header.
+    for call in fake.calls():
+        assert call.metadata["authorization"] == f"Bearer {fake.token}"
+        assert call.metadata["x-request-id"] == call.request_id
+        assert str(call.metadata["x-scaigrid-client"]).startswith("scaigrid-client/")
+
+
+async def test_retries_keep_the_request_id(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
+    fake.fail("InferenceService.ListModels", grpc.StatusCode.UNAVAILABLE, times=2)
+    events: list[RetryEvent] = []
+    info = CallInfo()
+    async with InferenceClient(
+        fake.target,
+        token=fake.token,
+        tls=False,
+        retry=RetryPolicy(initial_backoff=0.01, on_retry=events.append),
+    ) as client:
+        await client.list_models(request_id="my-id", call_info=info)
+    calls = fake.calls("InferenceService.ListModels")
+    assert [c.request_id for c in calls] == ["my-id"] * 3
+    assert [c.metadata.get("grpc-previous-rpc-attempts") for c in calls] == [None, "1", "2"]
+    assert [e.attempt for e in events] == [1, 2]
+    assert (info.request_id, info.attempts) == ("my-id", 3)
+    assert ("x-request-id", "my-id") in info.initial_metadata
+
+
+async def test_gives_up_after_max_attempts(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
+    fake.fail(
+        "InferenceService.ListModels",
+        grpc.StatusCode.UNAVAILABLE,
+        code="backend_unavailable",
+        times=5,
+    )
+    with pytest.raises(errors.UnavailableError) as info:
+        await grid.inference.list_models()
+    assert info.value.attempts == 5
+    assert info.value.code == "backend_unavailable"
+    assert "after 5 attempts" in str(info.value)
+    assert len(fake.calls("InferenceService.ListModels")) == 5
+
+
+async def test_only_unavailable_is_retried_by_default(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
+    fake.fail("InferenceService.ListModels", grpc.StatusCode.INTERNAL, code="internal_error")
+    with pytest.raises(errors.InternalError):
+        await grid.inference.list_models()
+    assert len(fake.calls("InferenceService.ListModels")) == 1
+
+
+async def test_pushback(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
+    fake.fail("InferenceService.ListModels", grpc.StatusCode.UNAVAILABLE, pushback_ms=300)
+    await grid.inference.list_models()
+    first, second = fake.calls("InferenceService.ListModels")
+    assert second.started - first.started >= 0.29
+    fake.fail("InferenceService.ListModels", grpc.StatusCode.UNAVAILABLE, pushback_ms=-1)
+    with pytest.raises(errors.UnavailableError) as info:
+        await grid.inference.list_models()
+    assert info.value.attempts == 1
+
+
+async def test_deadline_spans_retries(fake: FakeScaiGrid) -> None:
+    fake.fail("InferenceService.ListModels", grpc.StatusCode.UNAVAILABLE, times=100)
+    slow = RetryPolicy(max_attempts=5, initial_backoff=0.2, max_backoff=0.2, jitter=0)
+    async with InferenceClient(fake.target, token=fake.token, tls=False, retry=slow) as client:
+        start = asyncio.get_running_loop().time()
+        with pytest.raises((errors.UnavailableError, errors.DeadlineExceededError)):
+            await client.list_models(timeout=0.5)
+        assert asyncio.get_running_loop().time() - start < 0.6
+    assert len(fake.calls("InferenceService.ListModels")) <= 3
+
+
+async def test_no_duplicate_job_after_retry_past_commit(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
+    fake.fail("CoordinatorService.SubmitJob", grpc.StatusCode.UNAVAILABLE, after_effect=True)
+    job = await grid.coordinator.submit_job(name="once", base_model=OMNI, gpus=1, max_steps=1)
+    assert list(fake.state.jobs) == [job.id]
+    fake.fail("CoreRuntimeService.InvokeCore", grpc.StatusCode.UNAVAILABLE, after_effect=True)
+    await grid.core.invoke_core(core_id="k")
+    assert fake.state.cores["k"].invocation_count == 1
+    await grid.cluster.register_node(node_id="n", gpus=2)
+    fake.fail("ClusterService.AllocateGPUs", grpc.StatusCode.UNAVAILABLE, after_effect=True)
+    await grid.cluster.allocate_gpus(job_id=job.id, count=1)
+    assert len(fake.state.allocations) == 1
+
+
+async def test_resume_events_without_gap_or_duplicate(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
+    for _ in range(10):
+        await grid.core.invoke_core(core_id="c")
+    # 11 events (one activation, ten invocations); the stream drops after 3,
+    # then 5, then 1 messages.
+    for after in (3, 5, 1):
+        fake.fail(
+            "CoreRuntimeService.StreamEvents", grpc.StatusCode.UNAVAILABLE, after_messages=after
+        )
+    seen = []
+    async with grid.core.stream_events("c") as stream:
+        async for event in stream:
+            seen.append(event.sequence)
+            if event.sequence == 11:
+                break
+    assert seen == list(range(1, 12))
+    calls = fake.calls("CoreRuntimeService.StreamEvents")
+    assert [c.request.after_sequence for c in calls] == [0, 3, 8, 9]  # type: ignore[attr-defined]
+
+
+async def test_resume_metrics_after_drop(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
+    fake.fail("CoordinatorService.StreamMetrics", grpc.StatusCode.UNAVAILABLE, after_messages=2)
+    job = await grid.coordinator.submit_job(name="m", base_model=OMNI, gpus=1, max_steps=6)
+    steps = [p.step async for p in grid.coordinator.stream_metrics(job.id)]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
+async def test_stream_error_after_first_chunk_is_typed(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
+    fake.fail(
+        "InferenceService.StreamInference",
+        grpc.StatusCode.UNAVAILABLE,
+        code="service_draining",
+        after_messages=2,
+    )
+    got = []
+    with pytest.raises(errors.ServiceDrainingError) as info:
+        async for chunk in grid.inference.stream_inference(
+            model=OMNI, messages=HI, request_id="s1"
+        ):
+            got.append(chunk)
+    assert len(got) == 2
+    assert info.value.request_id == "s1"
+    assert len(fake.calls("InferenceService.StreamInference")) == 1
+
+
+async def test_stream_retried_before_first_chunk(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
+    fake.fail("InferenceService.StreamInference", grpc.StatusCode.UNAVAILABLE, times=2)
+    chunks = [
+        c async for c in grid.inference.stream_inference(model=OMNI, messages=HI, max_tokens=3)
+    ]
+    assert len(chunks) == 4
+    assert len({c.request_id for c in fake.calls("InferenceService.StreamInference")}) == 1
+
+
+async def test_break_cancels_the_call(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
+    fake.token_interval = 0.01
+    async for _chunk in grid.inference.stream_inference(model=OMNI, messages=HI, max_tokens=500):
+        break
+    for _ in range(100):
+        call = fake.calls("InferenceService.StreamInference")[0]
+        if call.ended is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert call.status == grpc.StatusCode.CANCELLED
+    assert call.messages < 50
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "cls"),
+    [
+        (grpc.StatusCode.UNAUTHENTICATED, "token_expired", errors.TokenExpiredError),
+        (grpc.StatusCode.PERMISSION_DENIED, "budget_exceeded", errors.BudgetExceededError),
+        (grpc.StatusCode.PERMISSION_DENIED, "permission_denied", errors.PermissionDeniedError),
+        (grpc.StatusCode.NOT_FOUND, "whatever_new", errors.NotFoundError),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, "quota_exhausted", errors.QuotaExhaustedError),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, "rate_limited", errors.RateLimitError),
+        (grpc.StatusCode.INVALID_ARGUMENT, None, errors.InvalidArgumentError),
+        (grpc.StatusCode.INTERNAL, "internal_error", errors.InternalError),
+    ],
+)
+async def test_errors_are_typed(
+    fake: FakeScaiGrid, grid: ScaiGrid, status: grpc.StatusCode, code: str | None, cls: type
+) -> None:
+    fake.fail("InferenceService.Embed", status, code=code, message="tab\there\r\nü 🚀")
+    with pytest.raises(cls) as info:
+        await grid.inference.embed(model=OMNI, inputs=["x"], request_id="rid-e")
+    error = info.value
+    assert isinstance(error, errors.ScaiGridError)
+    assert (error.status, error.code, error.request_id) == (status, code, "rid-e")
+    assert error.message == "tab\there\r\nü 🚀"
+
+
+async def test_real_errors_from_the_fake(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
+    with pytest.raises(errors.NotFoundError) as info:
+        await grid.inference.infer(model="nope/model", messages=HI)
+    assert info.value.code == "model_not_found"
+    with pytest.raises(errors.InsufficientGPUsError):
+        await grid.cluster.allocate_gpus(job_id="j", count=1)
+    await grid.core.invoke_core(core_id="c")
+    await grid.core.passivate_core(core_id="c")
+    with pytest.raises(errors.FailedPreconditionError):
+        await grid.core.passivate_core(core_id="c")
+
+
+async def test_validation_before_the_wire(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
+    cases = [
+        (grid.inference.infer(model="", messages=HI), "model"),
+        (grid.inference.infer(model=OMNI, messages=[]), "messages"),
+        (
+            grid.inference.infer(model=OMNI, messages=[{"role": "bot", "content": "x"}]),
+            "messages[0].role",
+        ),
+        (grid.inference.infer(model=OMNI, messages=HI, temperature=5), "temperature"),
+        (grid.inference.embed(model=OMNI, inputs=[]), "inputs"),
+        (grid.coordinator.submit_job(name="x", base_model=OMNI, gpus=0, max_steps=1), "gpus"),
+        (grid.coordinator.submit_job(name="x", base_model=OMNI, gpus=1, max_steps=0), "max_steps"),
+        (grid.cluster.allocate_gpus(job_id="j", count=0), "count"),
+        (grid.inference.list_models(metadata={"x-bad": "a\r\nb"}), "x-bad"),
+        (grid.inference.list_models(request_id="é"), "request_id"),
+    ]
+    for coro, field in cases:
+        with pytest.raises(ValueError, match=field.replace("[", r"\[").replace("]", r"\]")):
+            await coro
+    assert fake.calls() == []
+
+
+async def test_token_provider_rotation_and_refresh(fake: FakeScaiGrid) -> None:
+    class Provider:
+        def __init__(self) -> None:
+            self.fetches = 0
+            self.token = fake.issue_token(expires_in=0.05)
+
+        async def get_token(self) -> str:
+            return self.token
+
+        def invalidate(self) -> None:
+            self.fetches += 1
+            self.token = fake.issue_token()
+
+    provider = Provider()
+    async with InferenceClient(fake.target, token=provider, tls=False) as client:
+        await asyncio.sleep(0.1)  # the first token has expired
+        await client.list_models()
+    assert provider.fetches == 1
+    codes = [c.code for c in fake.calls("InferenceService.ListModels")]
+    assert codes == ["token_expired", None]
+
+    tokens = iter([fake.token, fake.issue_token()])
+
+    async def rotating() -> str:
+        return next(tokens)
+
+    async with InferenceClient(fake.target, token=rotating, tls=False) as client:
+        await client.list_models()
+        await client.list_models()
+    sent = [c.metadata["authorization"] for c in fake.calls("InferenceService.ListModels")[-2:]]
+    assert sent[0] != sent[1]
+
+
+async def test_bad_token_is_typed_and_not_leaked(
+    fake: FakeScaiGrid, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = "sgst_not_a_real_token_123456"
+    client = InferenceClient(fake.target, token=secret, tls=False, retry=FAST)
+    with pytest.raises(errors.AuthenticationError) as info:
+        await client.list_models()
+    await client.close()
+    assert info.value.code == "invalid_token"
+    for text in (str(info.value), repr(info.value), repr(client), caplog.text):
+        assert secret not in text
+    with pytest.raises(ValueError, match="token") as bad:
+        InferenceClient(fake.target, token="abc\r\nx-evil: 1", tls=False)
+    assert "evil" not in str(bad.value)
+    api_key = InferenceClient(fake.target, token="sk-live-abc", tls=False)
+    with pytest.raises(errors.ApiKeyNotAcceptedError):
+        await api_key.list_models()
+    await api_key.close()
+
+
+async def test_retry_budget_caps_attempts(fake: FakeScaiGrid) -> None:
+    fake.fail("InferenceService.ListModels", grpc.StatusCode.UNAVAILABLE, times=10_000)
+    async with InferenceClient(fake.target, token=fake.token, tls=False, retry=FAST) as client:
+        results = await asyncio.gather(
+            *(client.list_models() for _ in range(100)), return_exceptions=True
+        )
+    assert all(isinstance(r, errors.UnavailableError) for r in results)
+    attempts = len(fake.calls("InferenceService.ListModels"))
+    assert 100 <= attempts < 200  # far below 100 x 5
+
+
+async def test_constructors_need_no_loop_and_read_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCAIGRID_TARGET", "gateway.example")
+    monkeypatch.setenv("SCAIGRID_SERVICE_TOKEN", "sgst_env")
+    for cls in (
+        InferenceClient,
+        HeartbeatClient,
+        CoordinatorClient,
+        ClusterClient,
+        CoreRuntimeClient,
+        ScaiGrid,
+    ):
+        client = cls()
+        assert "gateway.example:50051" in repr(client)
+        assert "sgst_env" not in repr(client)
+        await client.close()
+    monkeypatch.delenv("SCAIGRID_TARGET")
+    with pytest.raises(ValueError, match="SCAIGRID_TARGET"):
+        InferenceClient()
+
+
+async def test_heartbeat_loop_survives_failures(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
+    fake.fail("HeartbeatService.Heartbeat", grpc.StatusCode.INTERNAL, times=2)
+    depth = iter(range(1000))
+    loop = grid.heartbeat.start_heartbeats(
+        node_id="agent",
+        capacity=lambda: {"queue_depth": next(depth), "gpu_count": 2},
+        interval=0.01,
+    )
+    for _ in range(300):
+        if loop.sent >= 3:
+            break
+        await asyncio.sleep(0.01)
+    await loop.stop()
+    assert not loop.running
+    assert loop.failed == 2
+    assert len(fake.state.heartbeats["agent"]) >= 3
