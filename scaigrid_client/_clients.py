@@ -22,7 +22,13 @@ from typing_extensions import Self, Unpack
 from scaigrid_client import errors
 from scaigrid_client._auth import TokenSource
 from scaigrid_client._config import RetryPolicy, TLSConfig
-from scaigrid_client._transport import CallInfo, Method, ServerStream, Transport
+from scaigrid_client._transport import (
+    CallInfo,
+    MetadataArg,
+    Method,
+    ServerStream,
+    Transport,
+)
 from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
 
 __all__ = [
@@ -38,7 +44,6 @@ __all__ = [
 
 logger = logging.getLogger("scaigrid_client")
 
-Metadata = Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes]]
 MessageLike = Mapping[str, str] | scaiinfer.ChatMessage
 
 
@@ -49,7 +54,7 @@ class CallOptions(TypedDict, total=False):
     """The ``x-request-id``; default a fresh one. Reused on every retry."""
     timeout: float
     """Deadline in seconds for the whole call, retries included."""
-    metadata: Metadata
+    metadata: MetadataArg
     """Extra metadata to send."""
     call_info: CallInfo
     """Filled with the request id, attempts and metadata when the call succeeds."""
@@ -60,7 +65,7 @@ class StreamOptions(TypedDict, total=False):
 
     request_id: str
     timeout: float
-    metadata: Metadata
+    metadata: MetadataArg
     idle_timeout: float
     """Fail (or, for resumable streams, reconnect) after this long without a message."""
 

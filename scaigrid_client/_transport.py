@@ -38,6 +38,9 @@ logger = logging.getLogger("scaigrid_client")
 Req = TypeVar("Req", bound=_message.Message)
 Resp = TypeVar("Resp", bound=_message.Message)
 
+MetadataArg = Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes]]
+"""Extra metadata a caller may pass: a mapping or (key, value) pairs."""
+
 PUSHBACK_KEY = "grpc-retry-pushback-ms"
 _CLIENT_HEADER = ("x-scaigrid-client", f"scaigrid-client/{__version__} python")
 
@@ -100,7 +103,7 @@ def _check_header(key: str, value: object, what: str) -> None:
 
 
 def validate_metadata(
-    metadata: Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes]] | None,
+    metadata: MetadataArg | None,
 ) -> tuple[tuple[str, str | bytes], ...]:
     if not metadata:
         return ()
@@ -285,7 +288,7 @@ class Transport:
         method: Method[Any, Any],
         timeout: float | None,
         request_id: str | None,
-        metadata: Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes]] | None,
+        metadata: MetadataArg | None,
     ) -> _CallState:
         if request_id is None:
             request_id = new_request_id()
@@ -333,7 +336,7 @@ class Transport:
             return None
         return delay
 
-    def _announce_retry(self, state: _CallState, error: errors.ScaiGridError, delay: float) -> None:
+    def announce_retry(self, state: _CallState, error: errors.ScaiGridError, delay: float) -> None:
         policy = self.retry
         logger.info(
             "retrying %s (request_id=%s): attempt %d of %d failed with %s%s; next in %.3fs",
@@ -358,7 +361,21 @@ class Transport:
                 )
             )
 
-    def _error(self, exc: grpc.aio.AioRpcError, state: _CallState) -> errors.ScaiGridError:
+    # -- what every attempt does: used by unary calls and ServerStream ------------
+
+    async def start(self, state: _CallState, request: Any) -> Any:
+        """Send one attempt with the time that remains; returns the grpc call."""
+        remaining = state.remaining()
+        if remaining is not None and remaining <= 0:
+            raise self._deadline_error(state)
+        return self._callable(state.method)(
+            request, timeout=remaining, metadata=await self._metadata(state)
+        )
+
+    def record_success(self) -> None:
+        self._budget.success()
+
+    def error(self, exc: grpc.aio.AioRpcError, state: _CallState) -> errors.ScaiGridError:
         return errors.from_rpc_error(exc, request_id=state.request_id, attempts=state.attempt)
 
     def _deadline_error(self, state: _CallState) -> errors.DeadlineExceededError:
@@ -377,7 +394,7 @@ class Transport:
         *,
         timeout: float | None = None,
         request_id: str | None = None,
-        metadata: Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes]] | None = None,
+        metadata: MetadataArg | None = None,
         call_info: CallInfo | None = None,
     ) -> Resp:
         state = self.new_state(method, timeout, request_id, metadata)
@@ -390,20 +407,15 @@ class Transport:
             state.next_delay = delay
             state.last_error = error
             response = await self._retry(state, request, call_info)
-        self._budget.success()
+        self.record_success()
         return response
 
     async def _attempt(self, state: _CallState, request: Any, call_info: CallInfo | None) -> Any:
-        remaining = state.remaining()
-        if remaining is not None and remaining <= 0:
-            raise self._deadline_error(state)
-        call = self._callable(state.method)(
-            request, timeout=remaining, metadata=await self._metadata(state)
-        )
+        call = await self.start(state, request)
         try:
             response = await call
         except grpc.aio.AioRpcError as exc:
-            raise self._error(exc, state) from None
+            raise self.error(exc, state) from None
         if call_info is not None:
             call_info.request_id = state.request_id
             call_info.attempts = state.attempt
@@ -429,7 +441,7 @@ class Transport:
             if retry_state.attempt_number > 1 or state.last_error is not None:
                 error = state.last_error
                 assert error is not None
-                self._announce_retry(state, error, state.next_delay)
+                self.announce_retry(state, error, state.next_delay)
                 await asyncio.sleep(state.next_delay)
                 state.attempt += 1
                 state.last_error = None
@@ -451,7 +463,7 @@ class Transport:
         *,
         timeout: float | None = None,
         request_id: str | None = None,
-        metadata: Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes]] | None = None,
+        metadata: MetadataArg | None = None,
         resume: Callable[[Req, Resp], Req] | None = None,
         idle_timeout: float | None = None,
     ) -> ServerStream[Req, Resp]:
@@ -525,16 +537,10 @@ class ServerStream(Generic[Req, Resp]):
         return tuple(await self._call.initial_metadata() or ())
 
     async def _open(self) -> None:
-        transport, state = self._transport, self._state
-        remaining = state.remaining()
-        if remaining is not None and remaining <= 0:
-            raise transport._deadline_error(state)
         request = self._request
         if self._last is not None and self._resume is not None:
             request = self._resume(request, self._last)
-        self._call = transport._callable(state.method)(
-            request, timeout=remaining, metadata=await transport._metadata(state)
-        )
+        self._call = await self._transport.start(self._state, request)
 
     async def __anext__(self) -> Resp:
         while True:
@@ -549,7 +555,7 @@ class ServerStream(Generic[Req, Resp]):
                 else:
                     message = await asyncio.wait_for(call.read(), self._idle_timeout)
             except grpc.aio.AioRpcError as exc:
-                error = self._transport._error(exc, self._state)
+                error = self._transport.error(exc, self._state)
                 await self._recover(error)
                 continue
             except asyncio.TimeoutError:
@@ -569,7 +575,7 @@ class ServerStream(Generic[Req, Resp]):
                 self._call = None
                 raise StopAsyncIteration
             if self._delivered == 0 or self._state.attempt > 1:
-                self._transport._budget.success()
+                self._transport.record_success()
                 self._state.attempt = 1  # progress: the attempt count starts over
             self._delivered += 1
             self._last = message
@@ -587,6 +593,6 @@ class ServerStream(Generic[Req, Resp]):
         if delay is None:
             self._done = True
             raise error
-        self._transport._announce_retry(state, error, delay)
+        self._transport.announce_retry(state, error, delay)
         await asyncio.sleep(delay)
         state.attempt += 1

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from scaigrid_client.testing._state import TERMINAL_JOB_STATES, FakeError
 from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
 
 if TYPE_CHECKING:
     from scaigrid_client.testing._server import FakeScaiGrid, _Stream
+
+_T = TypeVar("_T")
 
 RPCS: dict[str, Callable[..., Any]] = {}
 
@@ -33,6 +35,29 @@ def rpc(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 def _check_dropped(stream: _Stream) -> None:
     if stream.dropped is not None:
         raise stream.dropped
+
+
+async def _replay_and_follow(
+    fake: FakeScaiGrid,
+    stream: _Stream,
+    items: Sequence[_T],
+    after: int,
+    finished: Callable[[], bool] = lambda: False,
+) -> AsyncIterator[_T]:
+    """Yield ``items[after:]``, then each item appended later, until
+    ``finished()`` (checked once all items are sent) or the stream is dropped.
+    ``items[i]`` is numbered ``i + 1``, so ``after`` is the last number seen."""
+    backend = fake.backend
+    sent = after
+    while True:
+        _check_dropped(stream)
+        changed = backend.changed()
+        while sent < len(items):
+            yield items[sent]
+            sent += 1
+        if finished():
+            return
+        await changed.wait()
 
 
 # -- scaiinfer.v1 -----------------------------------------------------------------
@@ -159,18 +184,16 @@ async def cancel_job(
 async def stream_metrics(
     fake: FakeScaiGrid, request: scaimind.StreamMetricsRequest, stream: _Stream
 ) -> AsyncIterator[scaimind.StreamMetricsResponse]:
-    backend = fake.backend
-    entry = backend.job(request.job_id)
-    sent = request.after_step  # points[i] is step i + 1
-    while True:
-        _check_dropped(stream)
-        changed = backend.changed()
-        while sent < len(entry.points):
-            yield entry.points[sent]
-            sent += 1
-        if entry.job.state in TERMINAL_JOB_STATES:
-            return
-        await changed.wait()
+    entry = fake.backend.job(request.job_id)
+    points = _replay_and_follow(
+        fake,
+        stream,
+        entry.points,
+        request.after_step,
+        finished=lambda: entry.job.state in TERMINAL_JOB_STATES,
+    )
+    async for point in points:
+        yield point
 
 
 @rpc("ClusterService.RegisterNode")
@@ -238,16 +261,9 @@ async def restore_core(
 async def stream_events(
     fake: FakeScaiGrid, request: scaicore.StreamEventsRequest, stream: _Stream
 ) -> AsyncIterator[scaicore.StreamEventsResponse]:
-    backend = fake.backend
-    core = backend.core(request.core_id)
-    sent = request.after_sequence  # events[i] has sequence i + 1
-    while True:
-        _check_dropped(stream)
-        changed = backend.changed()
-        while sent < len(core.events):
-            yield core.events[sent]
-            sent += 1
-        await changed.wait()
+    core = fake.backend.core(request.core_id)
+    async for event in _replay_and_follow(fake, stream, core.events, request.after_sequence):
+        yield event
 
 
 __all__ = ["RPCS", "FakeError"]

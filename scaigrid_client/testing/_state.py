@@ -13,7 +13,6 @@ import json
 import math
 import random
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -561,30 +560,32 @@ class FakeBackend:
             activated=activated,
         )
 
-    def passivate_core(self, core_id: str) -> scaicore.CoreInstance:
+    def _move(
+        self, core_id: str, source: int, target: int, event_type: int, refusal: str
+    ) -> scaicore.CoreInstance:
         core = self.core(core_id)
-        if core.instance.state != scaicore.CORE_STATE_ACTIVE:
+        if core.instance.state != source:
             raise FakeError(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                "invalid_state",
-                f"core '{core_id}' is already passivated",
+                grpc.StatusCode.FAILED_PRECONDITION, "invalid_state", f"core '{core_id}' {refusal}"
             )
-        core.instance.state = scaicore.CORE_STATE_PASSIVATED
-        self._event(core, scaicore.EVENT_TYPE_PASSIVATED)
+        core.instance.state = target  # type: ignore[assignment]
+        self._event(core, event_type)
         return core.instance
+
+    def passivate_core(self, core_id: str) -> scaicore.CoreInstance:
+        return self._move(
+            core_id,
+            scaicore.CORE_STATE_ACTIVE,
+            scaicore.CORE_STATE_PASSIVATED,
+            scaicore.EVENT_TYPE_PASSIVATED,
+            "is already passivated",
+        )
 
     def restore_core(self, core_id: str) -> scaicore.CoreInstance:
-        core = self.core(core_id)
-        if core.instance.state != scaicore.CORE_STATE_PASSIVATED:
-            raise FakeError(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                "invalid_state",
-                f"core '{core_id}' is active; only a passivated core can be restored",
-            )
-        core.instance.state = scaicore.CORE_STATE_ACTIVE
-        self._event(core, scaicore.EVENT_TYPE_RESTORED)
-        return core.instance
-
-    @staticmethod
-    def new_id() -> str:
-        return uuid.uuid4().hex
+        return self._move(
+            core_id,
+            scaicore.CORE_STATE_PASSIVATED,
+            scaicore.CORE_STATE_ACTIVE,
+            scaicore.EVENT_TYPE_RESTORED,
+            "is active; only a passivated core can be restored",
+        )
