@@ -1,0 +1,54 @@
+"""A node agent that heartbeats in the background and rides out gateway trouble.
+
+    python examples/heartbeat_agent.py [--seconds S]
+
+Against the fake, the gateway fails every heartbeat for a while (as during
+a restart); the agent logs it and carries on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import random
+
+import grpc
+from _common import connect
+
+from scaigrid_client.v1 import scaiinfer
+
+
+def capacity() -> dict[str, object]:
+    """What this node reports; a real agent reads its GPUs here."""
+    used = random.randint(20, 60) << 30
+    return {
+        "health": scaiinfer.NODE_HEALTH_HEALTHY,
+        "loaded_models": ["scailabs/poolnoodle-omni"],
+        "gpu_count": 8,
+        "gpu_memory_total_bytes": 8 * (80 << 30),
+        "gpu_memory_used_bytes": used,
+        "gpu_utilization": round(random.random(), 2),
+        "queue_depth": random.randint(0, 12),
+    }
+
+
+async def main(seconds: float) -> None:
+    async with connect() as (grid, fake):
+        loop = grid.heartbeat.start_heartbeats(node_id="node-a1", capacity=capacity, interval=0.2)
+        if fake is not None:
+            await asyncio.sleep(seconds / 3)
+            # A gateway restart: every attempt fails for a while, retries included.
+            fake.fail("HeartbeatService.Heartbeat", grpc.StatusCode.UNAVAILABLE, times=10)
+        await asyncio.sleep(seconds * 2 / 3 if fake is not None else seconds)
+        await loop.stop()
+        print(f"heartbeats sent: {loop.sent}, failed: {loop.failed}")
+        if loop.last is not None:
+            print(f"last acknowledged: sequence {loop.last.sequence}")
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, format="  [%(levelname)s] %(message)s")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    asyncio.run(main(parser.parse_args().seconds))

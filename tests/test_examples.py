@@ -1,0 +1,66 @@
+"""Every example runs against the bundled fake and does what it says."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+
+
+def run(*args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCAIGRID_")}
+    result = subprocess.run(
+        [sys.executable, *args],
+        cwd=EXAMPLES,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout + result.stderr
+
+
+def test_quickstart_streams_a_reply() -> None:
+    out = run("quickstart.py")
+    assert "scailabs/poolnoodle-omni" in out
+    assert "request id" in out
+
+
+def test_tail_events_resumes_without_gaps() -> None:
+    out = run("tail_events.py", "--limit", "12")
+    assert "12 events, sequences 1..12, gapless: True" in out
+    assert "retrying CoreRuntimeService.StreamEvents" in out
+
+
+def test_train_and_watch_follows_to_success() -> None:
+    out = run("train_and_watch.py", "--steps", "5")
+    assert "step    5/5" in out
+    assert "JOB_STATE_SUCCEEDED" in out
+
+
+def test_heartbeat_agent_rides_out_failures() -> None:
+    out = run("heartbeat_agent.py", "--seconds", "1.5")
+    sent = int(out.split("heartbeats sent: ")[1].split(",")[0])
+    failed = int(out.split("failed: ")[1].split()[0])
+    assert failed >= 1
+    assert sent >= 2
+
+
+def test_mtls() -> None:
+    out = run("mtls.py")
+    assert "with a client certificate: scailabs/embed-small" in out
+    assert "without one, refused: UNAVAILABLE" in out
+
+
+@pytest.mark.parametrize("example", ["test_with_fake.py"])
+def test_fixture_example(example: str) -> None:
+    out = run("-m", "pytest", "-q", "-p", "no:cacheprovider", example)
+    assert "3 passed" in out
