@@ -22,9 +22,13 @@ class TokenProvider(Protocol):
     ``get_token`` must then fetch a new one.
     """
 
-    async def get_token(self) -> str: ...
+    async def get_token(self) -> str:
+        """The token to send now."""
+        ...
 
-    def invalidate(self) -> None: ...
+    def invalidate(self) -> None:
+        """Forget the cached token: the server said it expired."""
+        ...
 
 
 TokenSource = str | TokenProvider | Callable[[], Awaitable[str]]
@@ -106,10 +110,12 @@ class ScaiKeyTokenProvider:
         return f"ScaiKeyTokenProvider(token_url={self._token_url!r}, client_id={self._client_id!r})"
 
     def invalidate(self) -> None:
+        """Forget the cached token; the next get_token fetches a new one."""
         self._token = None
         self._expires_at = 0.0
 
     async def get_token(self) -> str:
+        """The cached token, or a fresh one from ScaiKey (one fetch at a time)."""
         if self._token is not None and time.monotonic() < self._expires_at:
             return self._token
         if self._fetch is None or self._fetch.done():

@@ -476,16 +476,19 @@ class CoordinatorClient(_Client):
         return (await self._transport.unary(SUBMIT_JOB, request, **options)).job
 
     async def get_job(self, job_id: str, **options: Unpack[CallOptions]) -> scaimind.Job:
+        """A job's current state and progress."""
         request = scaimind.GetJobRequest(job_id=_text(job_id, "job_id"))
         return (await self._transport.unary(GET_JOB, request, **options)).job
 
     async def list_jobs(
         self, *, state: int | None = None, **options: Unpack[CallOptions]
     ) -> list[scaimind.Job]:
+        """Jobs, newest first; ``state=`` keeps only jobs in that ``scaimind.JobState``."""
         request = scaimind.ListJobsRequest(state=state or 0)  # type: ignore[arg-type]
         return list((await self._transport.unary(LIST_JOBS, request, **options)).jobs)
 
     async def cancel_job(self, job_id: str, **options: Unpack[CallOptions]) -> scaimind.Job:
+        """Stop a queued or running job; returns it CANCELLED. Safe to retry."""
         request = scaimind.CancelJobRequest(job_id=_text(job_id, "job_id"))
         return (await self._transport.unary(CANCEL_JOB, request, **options)).job
 
@@ -517,6 +520,7 @@ class ClusterClient(_Client):
         labels: Mapping[str, str] | None = None,
         **options: Unpack[CallOptions],
     ) -> scaimind.Node:
+        """Register a node and its GPUs, or replace its registration. Idempotent."""
         request = scaimind.RegisterNodeRequest(
             node_id=_text(node_id, "node_id"),
             gpus=_at_least(gpus, 1, "gpus"),
@@ -528,6 +532,7 @@ class ClusterClient(_Client):
         return (await self._transport.unary(REGISTER_NODE, request, **options)).node
 
     async def list_nodes(self, **options: Unpack[CallOptions]) -> list[scaimind.Node]:
+        """Registered nodes, sorted by id, with their free GPUs."""
         request = scaimind.ListNodesRequest()
         return list((await self._transport.unary(LIST_NODES, request, **options)).nodes)
 
@@ -543,6 +548,7 @@ class ClusterClient(_Client):
     async def release_gpus(
         self, allocation_id: str, **options: Unpack[CallOptions]
     ) -> scaimind.Allocation:
+        """Return an allocation's GPUs to the pool. Releasing twice is harmless."""
         request = scaimind.ReleaseGPUsRequest(allocation_id=_text(allocation_id, "allocation_id"))
         return (await self._transport.unary(RELEASE_GPUS, request, **options)).allocation
 
@@ -580,18 +586,27 @@ class CoreRuntimeClient(_Client):
         return await self._transport.unary(INVOKE_CORE, request, **options)
 
     async def get_core(self, core_id: str, **options: Unpack[CallOptions]) -> scaicore.CoreInstance:
+        """A core instance's current state."""
         request = scaicore.GetCoreRequest(core_id=_text(core_id, "core_id"))
         return (await self._transport.unary(GET_CORE, request, **options)).instance
 
     async def passivate_core(
         self, *, core_id: str, **options: Unpack[CallOptions]
     ) -> scaicore.CoreInstance:
+        """Move an active instance to storage; returns it PASSIVATED.
+
+        Passivating a passivated core raises ``FailedPreconditionError``.
+        """
         request = scaicore.PassivateCoreRequest(core_id=_text(core_id, "core_id"))
         return (await self._transport.unary(PASSIVATE_CORE, request, **options)).instance
 
     async def restore_core(
         self, *, core_id: str, **options: Unpack[CallOptions]
     ) -> scaicore.CoreInstance:
+        """Bring a passivated instance back; returns it ACTIVE.
+
+        Restoring an active core raises ``FailedPreconditionError``.
+        """
         request = scaicore.RestoreCoreRequest(core_id=_text(core_id, "core_id"))
         return (await self._transport.unary(RESTORE_CORE, request, **options)).instance
 

@@ -523,6 +523,7 @@ class ServerStream(Generic[Req, Resp]):
             call.cancel()
 
     async def aclose(self) -> None:
+        """Cancel the call; the same as ``cancel()``, for ``async with``."""
         self.cancel()
 
     def __del__(self) -> None:
@@ -532,6 +533,7 @@ class ServerStream(Generic[Req, Resp]):
             call.cancel()
 
     async def initial_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
+        """The response headers of the current attempt (empty before it starts)."""
         if self._call is None:
             return ()
         return tuple(await self._call.initial_metadata() or ())
