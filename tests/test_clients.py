@@ -132,7 +132,13 @@ async def test_deadline_spans_retries(fake: FakeScaiGrid) -> None:
         with pytest.raises((errors.UnavailableError, errors.DeadlineExceededError)):
             await client.list_models(timeout=0.5)
         assert asyncio.get_running_loop().time() - start < 0.6
-    assert len(fake.calls("InferenceService.ListModels")) <= 3
+    calls = fake.calls("InferenceService.ListModels")
+    assert 2 <= len(calls) <= 3
+    # Each attempt is sent with the time that remains, not the full timeout.
+    budgets = [c.time_remaining for c in calls]
+    assert all(b is not None and b <= 0.5 for b in budgets)
+    assert budgets == sorted(budgets, reverse=True)  # type: ignore[type-var]
+    assert budgets[0] - budgets[-1] >= 0.15  # type: ignore[operator]
 
 
 async def test_no_duplicate_job_after_retry_past_commit(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
@@ -375,3 +381,15 @@ async def test_heartbeat_loop_survives_failures(fake: FakeScaiGrid, grid: ScaiGr
     assert not loop.running
     assert loop.failed == 2
     assert len(fake.state.heartbeats["agent"]) >= 3
+
+
+async def test_scaigrid_shares_one_channel(fake: FakeScaiGrid) -> None:
+    grid = ScaiGrid(fake.target, token=fake.token, tls=False)
+    await grid.inference.list_models()
+    await grid.core.invoke_core(core_id="x")
+    assert grid.inference._transport.channel is grid.core._transport.channel
+    await grid.inference.close()  # a member client does not close the shared channel
+    await grid.core.get_core("x")
+    await grid.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        await grid.core.get_core("x")

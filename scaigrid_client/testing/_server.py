@@ -70,6 +70,8 @@ class Call:
     """The ``scaigrid-error-code`` sent, if any."""
     messages: int = 0
     """Response messages sent (1 for a successful unary call)."""
+    time_remaining: float | None = None
+    """Seconds left of the client's deadline when the attempt arrived (None: no deadline)."""
 
     def __repr__(self) -> str:
         # The journal keeps the authorization header for assertions, but a
@@ -521,6 +523,7 @@ class FakeScaiGrid:
         if not isinstance(request_id, str) or not request_id:
             request_id = "req-" + secrets.token_hex(12)
         call = Call(method, request, metadata, request_id, time.time())
+        call.time_remaining = context.time_remaining()
         self._calls.append(call)
         return call
 
