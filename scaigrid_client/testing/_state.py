@@ -171,7 +171,7 @@ class FakeBackend:
         self.cores: dict[str, _Core] = {}
         self.heartbeats: dict[str, list[HeartbeatRecord]] = {}
         self._changed = asyncio.Event()
-        self._counter = 0
+        self._counters: dict[str, int] = {}
 
     # -- change notification: streams that follow live wait on this --------
 
@@ -184,8 +184,8 @@ class FakeBackend:
         self._changed = asyncio.Event()
 
     def _next_id(self, prefix: str) -> str:
-        self._counter += 1
-        return f"{prefix}-{self._counter:06d}"
+        number = self._counters[prefix] = self._counters.get(prefix, 0) + 1
+        return f"{prefix}-{number:06d}"
 
     def close(self) -> None:
         for job in self.jobs.values():
