@@ -251,7 +251,9 @@ async def cmd_chat(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int
 async def cmd_embed(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int:
     vectors = await grid.inference.embed(model=args.model, inputs=args.text, **_call_options(args))
     if out.json:
-        out.json_line([{"input": t, "embedding": v} for t, v in zip(args.text, vectors, strict=True)])
+        out.json_line(
+            [{"input": t, "embedding": v} for t, v in zip(args.text, vectors, strict=True)]
+        )
         return 0
     for i, (text, vector) in enumerate(zip(args.text, vectors, strict=True)):
         norm = math.sqrt(sum(x * x for x in vector))
