@@ -2,8 +2,8 @@
 
     python examples/heartbeat_agent.py [--seconds S]
 
-Against the fake, the gateway fails every heartbeat for a while (as during
-a restart); the agent logs it and carries on.
+Against the fake, after ``--seconds`` the gateway fails every heartbeat for
+a while (as during a restart); the agent logs it and carries on.
 """
 
 from __future__ import annotations
@@ -36,11 +36,17 @@ def capacity() -> dict[str, object]:
 async def main(seconds: float) -> None:
     async with connect() as (grid, fake):
         loop = grid.heartbeat.start_heartbeats(node_id="node-a1", capacity=capacity, interval=0.2)
+        await asyncio.sleep(seconds)
         if fake is not None:
-            await asyncio.sleep(seconds / 3)
-            # A gateway restart: every attempt fails for a while, retries included.
+            # A gateway restart: every attempt fails for a while, retries
+            # included, so two heartbeats fail; the agent carries on.
             fake.fail("HeartbeatService.Heartbeat", grpc.StatusCode.UNAVAILABLE, times=10)
-        await asyncio.sleep(seconds * 2 / 3 if fake is not None else seconds)
+            sent_before = loop.sent
+            deadline = asyncio.get_running_loop().time() + 30
+            while (loop.failed < 2 or loop.sent <= sent_before) and (
+                asyncio.get_running_loop().time() < deadline
+            ):
+                await asyncio.sleep(0.05)
         await loop.stop()
         print(f"heartbeats sent: {loop.sent}, failed: {loop.failed}")
         if loop.last is not None:
@@ -50,5 +56,5 @@ async def main(seconds: float) -> None:
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, format="  [%(levelname)s] %(message)s")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, default=1.0)
     asyncio.run(main(parser.parse_args().seconds))

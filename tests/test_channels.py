@@ -28,6 +28,12 @@ async def test_round_robin_over_several_gateways() -> None:
     ):
         target = "ipv4:" + ",".join(f.target for f in (a, b, c))
         async with InferenceClient(target, token=token, tls=False) as client:
+            # round_robin uses the gateways that are connected: let all three connect.
+            for _ in range(3):
+                await client.list_models()
+            await asyncio.sleep(0.3)
+            for f in (a, b, c):
+                f.reset()
             for _ in range(30):
                 await client.list_models()
         counts = [len(f.calls("InferenceService.ListModels")) for f in (a, b, c)]
