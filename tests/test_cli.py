@@ -294,3 +294,71 @@ def test_ctrl_c_on_an_events_tail(target: str) -> None:
     _, stderr = proc.communicate(timeout=20)
     assert proc.returncode == 130
     assert "Traceback" not in stderr
+
+
+def test_tls_and_mtls_options(tmp_path: pathlib.Path) -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            SCAIGRID,
+            "fake",
+            "--port",
+            str(port),
+            "--token",
+            TOKEN,
+            "--tls-dir",
+            str(tmp_path),
+            "--require-client-cert",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("target: ")
+        target = f"127.0.0.1:{port}"
+        env = _env(target)
+        del env["SCAIGRID_PLAINTEXT"]
+        tls = ["--ca-cert", str(tmp_path / "ca.pem"), "--server-name", "localhost"]
+        mtls = [
+            *tls,
+            "--client-cert",
+            str(tmp_path / "client.pem"),
+            "--client-key",
+            str(tmp_path / "client.key"),
+        ]
+        ok = subprocess.run(
+            [SCAIGRID, *mtls, "models"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert ok.returncode == 0, ok.stderr
+        assert OMNI in ok.stdout
+        for args in (tls, []):  # no client certificate; then not even the CA
+            refused = subprocess.run(
+                [SCAIGRID, *args, "--timeout", "5", "models"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert refused.returncode == 8
+            assert "Traceback" not in refused.stderr
+        missing = subprocess.run(
+            [SCAIGRID, "--ca-cert", str(tmp_path / "nope.pem"), "models"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert missing.returncode == 2
+        assert "ca_cert" in missing.stderr
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
