@@ -553,3 +553,20 @@ async def test_reflection_lists_services(channel: grpc.aio.Channel) -> None:
     await call.done_writing()
     names = {s.name for s in response.list_services_response.service}
     assert {"scaiinfer.v1.InferenceService", "scaicore.v1.CoreRuntimeService"} <= names
+
+
+async def test_bursts_beyond_grpc_pending_limits(
+    fake: FakeScaiGrid, channel: grpc.aio.Channel
+) -> None:
+    # grpc-core's default server cancels calls past 3000 pending; the fake must not.
+    stub = scaicore.CoreRuntimeServiceStub(channel)
+    md = auth(fake.token)
+    results = await asyncio.gather(
+        *(
+            stub.InvokeCore(scaicore.InvokeCoreRequest(core_id="burst"), metadata=md)
+            for _ in range(4000)
+        ),
+        return_exceptions=True,
+    )
+    assert [r for r in results if isinstance(r, Exception)] == []
+    assert fake.state.cores["burst"].invocation_count == 4000

@@ -213,6 +213,10 @@ class FakeScaiGrid:
                 # Accept client keepalive pings every 10 s, as the gateway does.
                 ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
                 ("grpc.keepalive_permit_without_calls", 1),
+                # grpc-core cancels calls that wait for a handler beyond 1000
+                # (soft) and 3000 (hard); a suite's burst must not hit that.
+                ("grpc.server.max_pending_requests", 50_000),
+                ("grpc.server.max_pending_requests_hard_limit", 100_000),
             ]
         )
         server.add_generic_rpc_handlers(tuple(self._handlers()))

@@ -1,0 +1,408 @@
+"""The performance suite: the SDK against the raw generated stub.
+
+    python benchmarks/run.py [--rounds N] [--binary-gib G] [--quick]
+
+The server (the bundled fake, streaming without pacing) runs in its own
+process; this process is the client. Each row runs the SDK and the raw stub
+on the same server in interleaved rounds (A B A B ...) and reports the median
+of the per-round SDK/raw ratios, with min and max: on a shared, noisy machine
+ratios are the result, not absolute times. The table is printed and written
+to benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import pathlib
+import platform
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import grpc
+
+from scaigrid_client import CoreRuntimeClient, InferenceClient
+from scaigrid_client.v1 import scaicore, scaiinfer
+
+HERE = pathlib.Path(__file__).resolve().parent
+TOKEN = "sgst_benchmark_token"
+OMNI = "scailabs/poolnoodle-omni"
+METADATA = (("authorization", f"Bearer {TOKEN}"),)
+HI = [scaiinfer.ChatMessage(role="user", content="benchmark")]
+
+
+@dataclass
+class Row:
+    name: str
+    unit: str
+    sdk: list[float]
+    raw: list[float]
+    peer: list[float] | None = None
+    note: str = ""
+
+    def ratios(self, other: list[float]) -> list[float]:
+        return [a / b for a, b in zip(other, self.raw, strict=True)]
+
+    def cells(self) -> list[str]:
+        ratios = self.ratios(self.sdk)
+        cells = [
+            self.name,
+            f"{statistics.median(self.raw):,.0f} {self.unit}",
+            f"{statistics.median(self.sdk):,.0f} {self.unit}",
+            f"**{statistics.median(ratios):.3f}** ({min(ratios):.3f}-{max(ratios):.3f})",
+        ]
+        if self.peer:
+            peer = self.ratios(self.peer)
+            cells.append(f"{statistics.median(peer):.3f} ({min(peer):.3f}-{max(peer):.3f})")
+        else:
+            cells.append("-")
+        cells.append(self.note)
+        return cells
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server() -> tuple[subprocess.Popen[str], str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scaigrid_client._cli", "fake", "--port", str(port), "--token", TOKEN],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("target: "):
+        raise RuntimeError(f"the fake did not start: {line!r}")
+    return proc, line.split(": ", 1)[1].strip()
+
+
+async def rate(count: int, body: Callable[[], Awaitable[int]]) -> float:
+    """Operations per second of one run of ``body`` (which returns its count)."""
+    start = time.perf_counter()
+    done = await body()
+    elapsed = time.perf_counter() - start
+    assert done == count, (done, count)
+    return count / elapsed
+
+
+async def interleave(
+    rounds: int, sides: dict[str, Callable[[], Awaitable[float]]]
+) -> dict[str, list[float]]:
+    results: dict[str, list[float]] = {name: [] for name in sides}
+    for name, run in sides.items():  # warm-up, not measured
+        await run()
+    for _ in range(rounds):
+        for name, run in sides.items():
+            results[name].append(await run())
+    return results
+
+
+def gapic_wrap(stub_method: object) -> object | None:
+    """google-api-core's wrapper, as GAPIC clients use it, if installed."""
+    try:
+        from google.api_core import exceptions, gapic_v1, retry_async
+    except ImportError:
+        return None
+    retry = retry_async.AsyncRetry(
+        initial=0.1,
+        maximum=5.0,
+        multiplier=2.0,
+        predicate=retry_async.if_exception_type(exceptions.ServiceUnavailable),
+        timeout=60.0,
+    )
+    return gapic_v1.method_async.wrap_method(stub_method, default_retry=retry, default_timeout=60.0)
+
+
+async def unary_rows(target: str, rounds: int, calls: int) -> list[Row]:
+    request = scaiinfer.ListModelsRequest()
+    async with InferenceClient(target, token=TOKEN, tls=False) as client, grpc.aio.insecure_channel(
+        target
+    ) as channel:
+        stub = scaiinfer.InferenceServiceStub(channel)
+        wrapped = gapic_wrap(stub.ListModels)
+
+        async def sequential(call: Callable[[], Awaitable[object]]) -> float:
+            async def body() -> int:
+                for _ in range(calls):
+                    await call()
+                return calls
+
+            return await rate(calls, body)
+
+        async def concurrent(call: Callable[[], Awaitable[object]]) -> float:
+            async def body() -> int:
+                in_flight = 64
+                per_worker = calls // in_flight
+
+                async def worker() -> None:
+                    for _ in range(per_worker):
+                        await call()
+
+                await asyncio.gather(*(worker() for _ in range(in_flight)))
+                return per_worker * in_flight
+
+            return await rate(calls // 64 * 64, body)
+
+        def sdk() -> Awaitable[object]:
+            return client.list_models()
+
+        def raw() -> Awaitable[object]:
+            return stub.ListModels(request, metadata=METADATA)
+
+        sides: dict[str, Callable[[], Awaitable[float]]] = {
+            "sdk": lambda: sequential(sdk),
+            "raw": lambda: sequential(raw),
+        }
+        if wrapped is not None:
+            sides["peer"] = lambda: sequential(lambda: wrapped(request, metadata=METADATA))  # type: ignore[operator]
+        one = await interleave(rounds, sides)
+        many = await interleave(
+            rounds, {"sdk": lambda: concurrent(sdk), "raw": lambda: concurrent(raw)}
+        )
+    return [
+        Row("1. unary `list_models`, one at a time", "calls/s", one["sdk"], one["raw"], one.get("peer")),
+        Row("2. unary `list_models`, 64 in flight", "calls/s", many["sdk"], many["raw"]),
+    ]
+
+
+async def stream_rows(target: str, rounds: int, chunks: int, events: int) -> list[Row]:
+    request = scaiinfer.InferenceRequest(model=OMNI, messages=HI, max_tokens=chunks)
+    async with InferenceClient(target, token=TOKEN, tls=False) as client, CoreRuntimeClient(
+        target, token=TOKEN, tls=False
+    ) as cores, grpc.aio.insecure_channel(target) as channel:
+        stub = scaiinfer.InferenceServiceStub(channel)
+        core_stub = scaicore.CoreRuntimeServiceStub(channel)
+        wrapped = gapic_wrap(stub.StreamInference)
+
+        async def sdk_chunks() -> float:
+            async def body() -> int:
+                n = 0
+                async for _ in client.stream_inference(model=OMNI, messages=HI, max_tokens=chunks):
+                    n += 1
+                return n
+
+            return await rate(chunks + 1, body)
+
+        async def raw_chunks() -> float:
+            async def body() -> int:
+                n = 0
+                async for _ in stub.StreamInference(request, metadata=METADATA):
+                    n += 1
+                return n
+
+            return await rate(chunks + 1, body)
+
+        async def peer_chunks() -> float:
+            async def body() -> int:
+                n = 0
+                call = await wrapped(request, metadata=METADATA)  # type: ignore[operator, misc]
+                async for _ in call:
+                    n += 1
+                return n
+
+            return await rate(chunks + 1, body)
+
+        sides: dict[str, Callable[[], Awaitable[float]]] = {"sdk": sdk_chunks, "raw": raw_chunks}
+        if wrapped is not None:
+            sides["peer"] = peer_chunks
+        small = await interleave(rounds, sides)
+
+        core_id = "bench-core"
+        await asyncio.gather(*(cores.invoke_core(core_id=core_id) for _ in range(events - 1)))
+
+        async def sdk_events() -> float:
+            async def body() -> int:
+                n = 0
+                async with cores.stream_events(core_id) as stream:
+                    async for _ in stream:
+                        n += 1
+                        if n == events:
+                            break
+                return n
+
+            return await rate(events, body)
+
+        async def raw_events() -> float:
+            async def body() -> int:
+                n = 0
+                call = core_stub.StreamEvents(scaicore.StreamEventsRequest(core_id=core_id), metadata=METADATA)
+                async for _ in call:
+                    n += 1
+                    if n == events:
+                        break
+                call.cancel()
+                return n
+
+            return await rate(events, body)
+
+        resumable = await interleave(rounds, {"sdk": sdk_events, "raw": raw_events})
+    return [
+        Row(
+            "3. `stream_inference` small chunks",
+            "chunks/s",
+            small["sdk"],
+            small["raw"],
+            small.get("peer"),
+            note=f"{chunks} token chunks per stream; the fake serves {statistics.median(small['raw']):,.0f}/s",
+        ),
+        Row("4. `stream_events` (resumable)", "events/s", resumable["sdk"], resumable["raw"]),
+    ]
+
+
+# -- row 5: a child process per run, so each peak RSS is its own ---------------------
+
+
+async def binary_child(target: str, side: str, total: int) -> dict[str, float]:
+    rss_before = int(pathlib.Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    received = 0
+    start = time.perf_counter()
+    if side == "sdk":
+        async with InferenceClient(target, token=TOKEN, tls=False) as client:
+            async for chunk in client.stream_inference(model=OMNI, messages=HI, binary_bytes=total):
+                received += len(chunk.data)
+    else:
+        async with grpc.aio.insecure_channel(
+            target, options=[("grpc.max_receive_message_length", 256 << 20)]
+        ) as channel:
+            stub = scaiinfer.InferenceServiceStub(channel)
+            request = scaiinfer.InferenceRequest(
+                model=OMNI,
+                messages=HI,
+                response_format=scaiinfer.RESPONSE_FORMAT_BINARY,
+                max_output_bytes=total,
+            )
+            async for chunk in stub.StreamInference(request, metadata=METADATA):
+                received += len(chunk.data)
+    elapsed = time.perf_counter() - start
+    assert received == total, (received, total)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"mbps": total / elapsed / 1e6, "rss_growth_mib": (peak - rss_before) / (1 << 20)}
+
+
+def binary_row(target: str, rounds: int, total: int) -> Row:
+    results: dict[str, list[dict[str, float]]] = {"sdk": [], "raw": []}
+    for _ in range(rounds):
+        for side in ("sdk", "raw"):
+            out = subprocess.run(
+                [sys.executable, __file__, "--binary-child", side, "--target", target, "--bytes", str(total)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            results[side].append(json.loads(out.stdout))
+    growth = max(r["rss_growth_mib"] for r in results["sdk"])
+    raw_growth = max(r["rss_growth_mib"] for r in results["raw"])
+    return Row(
+        f"5. binary stream, {total / (1 << 30):.1f} GiB in 1 MiB chunks",
+        "MB/s",
+        [r["mbps"] for r in results["sdk"]],
+        [r["mbps"] for r in results["raw"]],
+        note=f"client peak RSS growth: SDK {growth:.0f} MiB, raw {raw_growth:.0f} MiB",
+    )
+
+
+# -- row 6: import time in fresh interpreters -----------------------------------------
+
+
+def import_ms(statement: str) -> float:
+    code = f"import time; t = time.perf_counter(); {statement}; print((time.perf_counter() - t) * 1000)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout)
+
+
+def import_row(rounds: int) -> tuple[str, float, float, float]:
+    base, sdk = [], []
+    for _ in range(max(rounds, 7)):
+        base.append(import_ms("import grpc, google.protobuf"))
+        sdk.append(import_ms("import scaigrid_client"))
+    added = [s - b for s, b in zip(sdk, base, strict=True)]
+    return "6. import", statistics.median(base), statistics.median(sdk), statistics.median(added)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), "
+        f"Python {platform.python_version()}, grpcio {grpc.__version__}"
+    )
+
+
+async def measure(args: argparse.Namespace, target: str) -> list[Row]:
+    rows = await unary_rows(target, args.rounds, args.calls)
+    rows += await stream_rows(target, args.rounds, args.chunks, args.events)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--chunks", type=int, default=5000)
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--binary-gib", type=float, default=2.0)
+    parser.add_argument("--binary-rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="small sizes, to check the script runs")
+    parser.add_argument("--output", default=str(HERE / "RESULTS.md"))
+    parser.add_argument("--binary-child", choices=["sdk", "raw"], help=argparse.SUPPRESS)
+    parser.add_argument("--target", help=argparse.SUPPRESS)
+    parser.add_argument("--bytes", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.binary_child:
+        print(json.dumps(asyncio.run(binary_child(args.target, args.binary_child, args.bytes))))
+        return 0
+    if args.quick:
+        args.rounds, args.calls, args.chunks, args.events = 3, 256, 500, 500
+        args.binary_gib, args.binary_rounds = 0.0625, 1
+    server, target = start_server()
+    try:
+        rows = asyncio.run(measure(args, target))
+        rows.append(binary_row(target, args.binary_rounds, int(args.binary_gib * (1 << 30))))
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    name, base, sdk, added = import_row(args.rounds)
+
+    headers = ["row", "raw stub", "SDK", "SDK/raw median (min-max)", "google-api-core/raw", "note"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"`python benchmarks/run.py` on {time.strftime('%Y-%m-%d')}: {machine()}.",
+        f"{args.rounds} interleaved rounds per row ({args.binary_rounds} for row 5); "
+        "ratios are throughput SDK/raw, higher is better, 1.0 is parity.",
+        "",
+        "| " + " | ".join(headers) + " |",
+        "|" + "---|" * len(headers),
+    ]
+    lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
+    lines.append(
+        f"| {name} | {base:.0f} ms (`import grpc, google.protobuf`) | {sdk:.0f} ms "
+        f"(`import scaigrid_client`) | **+{added:.0f} ms** | - | medians of fresh interpreters |"
+    )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if not args.quick:
+        pathlib.Path(args.output).write_text(text)
+        print(f"written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
