@@ -16,21 +16,50 @@ Errors are in :mod:`scaigrid_client.errors`; the raw stubs in
 :mod:`scaigrid_client.v1`; the fake server in :mod:`scaigrid_client.testing`.
 """
 
-from scaigrid_client import errors
-from scaigrid_client._auth import ScaiKeyTokenProvider, TokenProvider
-from scaigrid_client._clients import (
-    ChatReply,
-    ClusterClient,
-    CoordinatorClient,
-    CoreRuntimeClient,
-    HeartbeatClient,
-    HeartbeatLoop,
-    InferenceClient,
-    ScaiGrid,
-)
-from scaigrid_client._config import RetryEvent, RetryPolicy, TLSConfig
-from scaigrid_client._transport import CallInfo, ServerStream
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from scaigrid_client._version import __version__
+
+if TYPE_CHECKING:
+    from scaigrid_client import errors
+    from scaigrid_client._auth import ScaiKeyTokenProvider, TokenProvider
+    from scaigrid_client._clients import (
+        ChatReply,
+        ClusterClient,
+        CoordinatorClient,
+        CoreRuntimeClient,
+        HeartbeatClient,
+        HeartbeatLoop,
+        InferenceClient,
+        ScaiGrid,
+    )
+    from scaigrid_client._config import RetryEvent, RetryPolicy, TLSConfig
+    from scaigrid_client._transport import CallInfo, ServerStream
+
+# Public name -> the module that defines it. Imported on first use, so that
+# `import scaigrid_client` costs almost nothing and grpc, protobuf and the
+# generated code load only when a client is needed.
+_LAZY = {
+    "errors": "scaigrid_client.errors",
+    "ScaiKeyTokenProvider": "scaigrid_client._auth",
+    "TokenProvider": "scaigrid_client._auth",
+    "ChatReply": "scaigrid_client._clients",
+    "ClusterClient": "scaigrid_client._clients",
+    "CoordinatorClient": "scaigrid_client._clients",
+    "CoreRuntimeClient": "scaigrid_client._clients",
+    "HeartbeatClient": "scaigrid_client._clients",
+    "HeartbeatLoop": "scaigrid_client._clients",
+    "InferenceClient": "scaigrid_client._clients",
+    "ScaiGrid": "scaigrid_client._clients",
+    "RetryEvent": "scaigrid_client._config",
+    "RetryPolicy": "scaigrid_client._config",
+    "TLSConfig": "scaigrid_client._config",
+    "CallInfo": "scaigrid_client._transport",
+    "ServerStream": "scaigrid_client._transport",
+}
 
 __all__ = [
     "CallInfo",
@@ -51,3 +80,17 @@ __all__ = [
     "__version__",
     "errors",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'scaigrid_client' has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if name == "errors" else getattr(module, name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -63,6 +62,8 @@ def parse_target(target: str | None) -> str:
         )
     if target.startswith(_URI_SCHEMES):
         return target
+    import ipaddress  # here, not at import: most targets are "host:port"
+
     if "://" in target:
         raise ValueError(
             f"target: {target!r} has an unsupported scheme; use 'host:port' or a gRPC URI "
@@ -102,6 +103,8 @@ def parse_target(target: str | None) -> str:
 
 
 def is_loopback(target: str) -> bool:
+    import ipaddress
+
     host = target
     for scheme in ("ipv4:", "ipv6:", "dns:///"):
         if host.startswith(scheme):

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
-import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import grpc
-import tenacity
 from google.protobuf import message as _message
 
 from scaigrid_client import errors
@@ -45,15 +44,28 @@ PUSHBACK_KEY = "grpc-retry-pushback-ms"
 _CLIENT_HEADER = ("x-scaigrid-client", f"scaigrid-client/{__version__} python")
 
 
-@dataclass(frozen=True)
 class Method(Generic[Req, Resp]):
     """One RPC: its name, path, message types and shape. Built once."""
 
-    name: str
-    path: str
-    request_type: type[Req]
-    response_type: type[Resp]
-    streaming: bool
+    __slots__ = ("name", "path", "request_type", "response_type", "streaming")
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        path: str,
+        request_type: type[Req],
+        response_type: type[Resp],
+        streaming: bool,
+    ) -> None:
+        self.name = name
+        self.path = path
+        self.request_type = request_type
+        self.response_type = response_type
+        self.streaming = streaming
+
+    def __repr__(self) -> str:
+        return f"Method({self.path!r})"
 
     @classmethod
     def of(cls, service_module: Any, service: str, rpc: str) -> Method[Any, Any]:
@@ -80,7 +92,7 @@ class CallInfo:
 
 
 def new_request_id() -> str:
-    return secrets.token_hex(16)
+    return os.urandom(16).hex()
 
 
 def _check_header(key: str, value: object, what: str) -> None:
@@ -150,18 +162,38 @@ class _RetryBudget:
         return self.tokens > self.max_tokens / 2
 
 
-@dataclass
 class _CallState:
-    """Per-call bookkeeping shared by the retry decision and its callers."""
+    """Per-call bookkeeping shared by the retry decision and its callers.
 
-    method: Method[Any, Any]
-    request_id: str
-    deadline: float | None
-    extra: tuple[tuple[str, str | bytes], ...]
-    attempt: int = 1
-    refreshed: bool = False
-    next_delay: float = 0.0
-    last_error: errors.ScaiGridError | None = field(default=None, repr=False)
+    A plain slotted class: one is made for every call.
+    """
+
+    __slots__ = (
+        "attempt",
+        "deadline",
+        "extra",
+        "last_error",
+        "method",
+        "next_delay",
+        "refreshed",
+        "request_id",
+    )
+
+    def __init__(
+        self,
+        method: Method[Any, Any],
+        request_id: str,
+        deadline: float | None,
+        extra: tuple[tuple[str, str | bytes], ...],
+    ) -> None:
+        self.method = method
+        self.request_id = request_id
+        self.deadline = deadline
+        self.extra = extra
+        self.attempt = 1
+        self.refreshed = False
+        self.next_delay = 0.0
+        self.last_error: errors.ScaiGridError | None = None
 
     def remaining(self) -> float | None:
         if self.deadline is None:
@@ -211,7 +243,16 @@ class Transport:
         self._compression = compression
         self._callables: dict[str, Any] = {}
         self._closed = False
-        self._warned_plaintext = False
+        # Checked once here, not per call: warn on the first call that sends a
+        # token in plaintext to a host off this machine.
+        self._warn_plaintext = (
+            tls is False and self.target != "<channel>" and not is_loopback(self.target)
+        )
+        # grpc.primary_user_agent names the SDK on channels we build; a
+        # caller's own channel gets the header instead.
+        self._static_headers: tuple[tuple[str, str], ...] = (
+            () if channel is None else (_CLIENT_HEADER,)
+        )
 
     def __repr__(self) -> str:
         return f"Transport(target={self.target!r}, tls={self.tls!r})"
@@ -250,9 +291,7 @@ class Transport:
 
     # -- metadata ----------------------------------------------------------------
 
-    async def _auth(self) -> tuple[str, str]:
-        if self._auth_header is not None:
-            return self._auth_header
+    async def _provider_auth(self) -> tuple[str, str]:
         assert isinstance(self._token, TokenProvider)
         try:
             token = await self._token.get_token()
@@ -267,9 +306,9 @@ class Transport:
         return header
 
     async def _metadata(self, state: _CallState) -> tuple[tuple[str, str | bytes], ...]:
-        auth = await self._auth()
-        if not self.tls and not self._warned_plaintext and not is_loopback(self.target):
-            self._warned_plaintext = True
+        auth = self._auth_header or await self._provider_auth()
+        if self._warn_plaintext:
+            self._warn_plaintext = False
             logger.warning(
                 "sending the service token in plaintext to %s; use TLS outside loopback",
                 self.target,
@@ -277,7 +316,7 @@ class Transport:
         md: tuple[tuple[str, str | bytes], ...] = (
             auth,
             ("x-request-id", state.request_id),
-            _CLIENT_HEADER,
+            *self._static_headers,
         )
         if state.attempt > 1:
             md += (("grpc-previous-rpc-attempts", str(state.attempt - 1)),)
@@ -424,6 +463,8 @@ class Transport:
         return response
 
     async def _retry(self, state: _CallState, request: Any, call_info: CallInfo | None) -> Any:
+        import tenacity  # only a call that failed pays for importing it
+
         def should_retry(retry_state: tenacity.RetryCallState) -> bool:
             outcome = retry_state.outcome
             if outcome is None or not outcome.failed:

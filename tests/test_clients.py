@@ -20,6 +20,7 @@ from scaigrid_client import (
     RetryEvent,
     RetryPolicy,
     ScaiGrid,
+    __version__,
     errors,
 )
 from scaigrid_client.testing import FakeScaiGrid
@@ -65,11 +66,17 @@ async def test_every_client_method(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
     events = [await stream.__anext__() for _ in range(4)]
     await stream.aclose()
     assert [e.sequence for e in events] == [1, 2, 3, 4]
-    # Every call carried the token, a request id and the client header.
+    # Every call carried the token, a request id and a user agent naming the SDK.
     for call in fake.calls():
         assert call.metadata["authorization"] == f"Bearer {fake.token}"
         assert call.metadata["x-request-id"] == call.request_id
-        assert str(call.metadata["x-scaigrid-client"]).startswith("scaigrid-client/")
+        assert str(call.metadata["user-agent"]).startswith(f"scaigrid-client/{__version__} ")
+    # On a channel the caller brings, the SDK names itself in x-scaigrid-client.
+    async with grpc.aio.insecure_channel(fake.target) as channel:
+        async with InferenceClient(token=fake.token, channel=channel) as own:
+            await own.list_models()
+    last = fake.calls("InferenceService.ListModels")[-1]
+    assert last.metadata["x-scaigrid-client"] == f"scaigrid-client/{__version__} python"
 
 
 async def test_retries_keep_the_request_id(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
