@@ -539,6 +539,7 @@ class ServerStream(Generic[Req, Resp]):
         self._resume = resume
         self._idle_timeout = idle_timeout
         self._call: Any = None
+        self._messages: Any = None
         self._last: Resp | None = None
         self._delivered = 0
         self._done = False
@@ -584,6 +585,9 @@ class ServerStream(Generic[Req, Resp]):
         if self._last is not None and self._resume is not None:
             request = self._resume(request, self._last)
         self._call = await self._transport.start(self._state, request)
+        # The call's own iterator is grpc's fastest read path (read() adds
+        # checks on every message).
+        self._messages = self._call.__aiter__()
 
     async def __anext__(self) -> Resp:
         while True:
@@ -594,9 +598,15 @@ class ServerStream(Generic[Req, Resp]):
             call = self._call
             try:
                 if self._idle_timeout is None:
-                    message = await call.read()
+                    message = await self._messages.__anext__()
                 else:
-                    message = await asyncio.wait_for(call.read(), self._idle_timeout)
+                    message = await asyncio.wait_for(
+                        self._messages.__anext__(), self._idle_timeout
+                    )
+            except StopAsyncIteration:
+                self._done = True
+                self._call = None
+                raise
             except grpc.aio.AioRpcError as exc:
                 error = self._transport.error(exc, self._state)
                 await self._recover(error)
@@ -613,10 +623,6 @@ class ServerStream(Generic[Req, Resp]):
                     raise error from None
                 await self._recover(error)
                 continue
-            if message is grpc.aio.EOF:
-                self._done = True
-                self._call = None
-                raise StopAsyncIteration
             if self._delivered == 0 or self._state.attempt > 1:
                 self._transport.record_success()
                 self._state.attempt = 1  # progress: the attempt count starts over
