@@ -8,7 +8,7 @@ GEN := scaigrid_client/_gen
 # What `buf breaking` compares against: the previous commit of main.
 BREAKING_AGAINST ?= HEAD~1
 
-.PHONY: venv generate check-generated lint typecheck breaking test demo bench clean
+.PHONY: venv generate check-generated format lint typecheck breaking test demo bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ lint: venv
 	$(BIN)/ruff check $(PY_DIRS)
 	$(BIN)/ruff format --check $(PY_DIRS)
 	$(BIN)/buf lint
+
+format: venv
+	$(BIN)/ruff check --fix --quiet $(PY_DIRS)
+	$(BIN)/ruff format --quiet $(PY_DIRS)
 
 typecheck: venv
 	$(BIN)/mypy

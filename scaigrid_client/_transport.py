@@ -600,9 +600,7 @@ class ServerStream(Generic[Req, Resp]):
                 if self._idle_timeout is None:
                     message = await self._messages.__anext__()
                 else:
-                    message = await asyncio.wait_for(
-                        self._messages.__anext__(), self._idle_timeout
-                    )
+                    message = await asyncio.wait_for(self._messages.__anext__(), self._idle_timeout)
             except StopAsyncIteration:
                 self._done = True
                 self._call = None

@@ -72,9 +72,11 @@ async def test_every_client_method(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
         assert call.metadata["x-request-id"] == call.request_id
         assert str(call.metadata["user-agent"]).startswith(f"scaigrid-client/{__version__} ")
     # On a channel the caller brings, the SDK names itself in x-scaigrid-client.
-    async with grpc.aio.insecure_channel(fake.target) as channel:
-        async with InferenceClient(token=fake.token, channel=channel) as own:
-            await own.list_models()
+    async with (
+        grpc.aio.insecure_channel(fake.target) as channel,
+        InferenceClient(token=fake.token, channel=channel) as own,
+    ):
+        await own.list_models()
     last = fake.calls("InferenceService.ListModels")[-1]
     assert last.metadata["x-scaigrid-client"] == f"scaigrid-client/{__version__} python"
 
