@@ -37,6 +37,13 @@ SIZE_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.max_receive_message_length", 256 << 20),
     ("grpc.max_send_message_length", 64 << 20),
 )
+# After a gateway restart, reconnect within a few seconds rather than
+# grpc-core's default backoff of up to 120 s.
+RECONNECT_OPTIONS: tuple[tuple[str, Any], ...] = (
+    ("grpc.initial_reconnect_backoff_ms", 250),
+    ("grpc.min_reconnect_backoff_ms", 250),
+    ("grpc.max_reconnect_backoff_ms", 5_000),
+)
 # Several addresses are balanced by gRPC's round_robin; retries are ours, so
 # grpc-core's own are off.
 SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
@@ -145,7 +152,7 @@ def build_channel(
     compression: grpc.Compression | None,
 ) -> grpc.aio.Channel:
     """Create the channel; call only with a running event loop."""
-    merged = dict(KEEPALIVE_OPTIONS + SIZE_OPTIONS)
+    merged = dict(KEEPALIVE_OPTIONS + SIZE_OPTIONS + RECONNECT_OPTIONS)
     merged["grpc.service_config"] = SERVICE_CONFIG
     merged["grpc.enable_retries"] = 0
     merged["grpc.primary_user_agent"] = f"scaigrid-client/{__version__}"

@@ -357,8 +357,8 @@ class Transport:
             state.refreshed = True
             self._token.invalidate()
             return 0.0
-        if error.status not in policy.retry_on:
-            return None
+        if error.status not in policy.retry_on or isinstance(error, errors.TLSVerificationError):
+            return None  # a failed certificate check fails the same way every time
         self._budget.failure()
         if state.attempt >= policy.max_attempts or not self._budget.allows_retry():
             return None

@@ -34,6 +34,7 @@ __all__ = [
     "ScaiGridError",
     "ServiceDrainingError",
     "StreamIdleTimeoutError",
+    "TLSVerificationError",
     "TokenExpiredError",
     "TokenProviderError",
     "UnavailableError",
@@ -158,6 +159,19 @@ class ServiceDrainingError(UnavailableError):
     """The gateway is draining (``service_draining``); reconnecting helps."""
 
 
+class TLSVerificationError(UnavailableError):
+    """The TLS handshake failed closed; ``reason`` says why.
+
+    ``reason`` is ``"unknown_ca"`` (the gateway's certificate is not signed
+    by a trusted CA), ``"hostname_mismatch"`` (it does not name the host), or
+    ``"not_tls"`` (the gateway did not answer with TLS). Never retried.
+    """
+
+    def __init__(self, message: str, *, reason: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.reason = reason
+
+
 class DeadlineExceededError(ScaiGridError, TimeoutError):
     """DEADLINE_EXCEEDED: the call's deadline passed."""
 
@@ -280,6 +294,36 @@ def _as_pairs(metadata: Any) -> tuple[tuple[str, str | bytes], ...]:
     return tuple(pairs)
 
 
+# grpc-core's handshake failures, as they appear in the status message, and
+# what to tell the user instead.
+_TLS_FAILURES = (
+    (
+        "CERTIFICATE_VERIFY_FAILED",
+        "unknown_ca",
+        "TLS: the gateway's certificate is not signed by a trusted CA; pass "
+        "TLSConfig(ca_cert=...) with the CA that signed it",
+    ),
+    (
+        "Hostname Verification Check failed",
+        "hostname_mismatch",
+        "TLS: the gateway's certificate does not name the host connected to; use the "
+        "name in its certificate or TLSConfig(server_name=...)",
+    ),
+    (
+        "WRONG_VERSION_NUMBER",
+        "not_tls",
+        "TLS: the gateway did not answer with TLS; if it is plaintext, use tls=False",
+    ),
+)
+
+
+def _tls_failure(message: str) -> tuple[str, str] | None:
+    for marker, reason, text in _TLS_FAILURES:
+        if marker in message:
+            return reason, text
+    return None
+
+
 def _safe_call(obj: object, name: str) -> object:
     try:
         return getattr(obj, name)()
@@ -306,6 +350,18 @@ def from_rpc_error(
     message = details if isinstance(details, str) else ""
     metadata = _as_pairs(_safe_call(error, "trailing_metadata"))
     code = _error_code(metadata)
+    if status is grpc.StatusCode.UNAVAILABLE and code is None:
+        tls = _tls_failure(message)
+        if tls is not None:
+            reason, text = tls
+            return TLSVerificationError(
+                f"{text} ({message})",
+                reason=reason,
+                status=status,
+                request_id=request_id,
+                metadata=metadata,
+                attempts=attempts,
+            )
     cls = CODE_CLASSES.get((status, code or "")) or STATUS_CLASSES.get(status, ScaiGridError)
     return cls(
         message or status.name.lower(),

@@ -615,7 +615,9 @@ class FakeScaiGrid:
                         self._idempotent[key] = response
                 if fault is not None:
                     raise fault.error()
-                await context.send_initial_metadata(self._response_metadata(call))
+                echo = self._response_metadata(call)
+                await context.send_initial_metadata(echo)
+                context.set_trailing_metadata(echo)
                 call.status, call.messages = grpc.StatusCode.OK, 1
                 return response
             except FakeError as error:
@@ -654,6 +656,7 @@ class FakeScaiGrid:
                     call.messages += 1
                 if fault is not None:
                     raise fault.error()
+                context.set_trailing_metadata(self._response_metadata(call))
                 call.status = grpc.StatusCode.OK
             except FakeError as error:
                 await self._fail(call, context, error, fault)
