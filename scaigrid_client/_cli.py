@@ -460,6 +460,7 @@ async def _run_fake(args: argparse.Namespace) -> int:
         require_client_cert=args.require_client_cert,
         tls_dir=args.tls_dir,
         step_interval=args.step_interval,
+        max_calls=args.max_calls,
     )
     async with fake:
         print(f"target: {fake.target}", flush=True)
@@ -649,6 +650,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     fake.add_argument(
         "--step-interval", type=float, default=0.05, help="seconds per training step (0.05)"
+    )
+    fake.add_argument(
+        "--max-calls",
+        type=int,
+        default=100_000,
+        help="calls kept in the journal, newest first (100000), so memory stays bounded",
     )
     return parser
 

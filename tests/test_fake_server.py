@@ -570,3 +570,15 @@ async def test_bursts_beyond_grpc_pending_limits(
     )
     assert [r for r in results if isinstance(r, Exception)] == []
     assert fake.state.cores["burst"].invocation_count == 4000
+
+
+async def test_journal_can_be_bounded(channel: grpc.aio.Channel) -> None:
+    async with FakeScaiGrid(max_calls=3) as small:
+        async with grpc.aio.insecure_channel(small.target) as ch:
+            stub = scaicore.CoreRuntimeServiceStub(ch)
+            for i in range(5):
+                await stub.InvokeCore(
+                    scaicore.InvokeCoreRequest(core_id=f"c{i}"), metadata=auth(small.token)
+                )
+        assert [c.request.core_id for c in small.calls()] == ["c2", "c3", "c4"]  # type: ignore[attr-defined]
+        assert len(small.state.cores) == 5

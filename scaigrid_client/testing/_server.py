@@ -148,7 +148,8 @@ class FakeScaiGrid:
     ``tls=True`` serves TLS with a throwaway CA (see ``client_tls()``), and
     ``require_client_cert=True`` makes it mTLS. ``step_interval`` is the time
     a training job takes per step; ``token_interval`` paces streamed tokens
-    (0: as fast as the transport allows).
+    (0: as fast as the transport allows). ``max_calls`` keeps only the newest
+    calls in the journal (None: all), for fakes that run for hours.
     """
 
     def __init__(
@@ -163,6 +164,7 @@ class FakeScaiGrid:
         step_interval: float = 0.01,
         token_interval: float = 0.0,
         binary_chunk_size: int = 1 << 20,
+        max_calls: int | None = None,
     ) -> None:
         if require_client_cert and not tls:
             raise ValueError("require_client_cert: mTLS needs tls=True as well")
@@ -179,7 +181,7 @@ class FakeScaiGrid:
         self._tokens: dict[str, _Grant] = {}
         self._faults: dict[str, deque[_Fault]] = {}
         self._delays: dict[str, deque[float]] = {}
-        self._calls: list[Call] = []
+        self._calls: deque[Call] = deque(maxlen=max_calls)
         self._idempotent: dict[tuple[str, str], _message.Message] = {}
         self._streams: set[_Stream] = set()
         self._backend: FakeBackend | None = None
