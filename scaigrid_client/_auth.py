@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -31,17 +32,19 @@ class TokenProvider(Protocol):
         ...
 
 
-TokenSource = str | TokenProvider | Callable[[], Awaitable[str]]
+TokenSource = str | TokenProvider | Callable[[], Awaitable[str]] | Callable[[], str]
 
 
 class _CallableToken:
-    """Adapts a plain async function to TokenProvider."""
+    """Adapts a plain function, async or not, to TokenProvider."""
 
-    def __init__(self, fn: Callable[[], Awaitable[str]]) -> None:
+    def __init__(self, fn: Callable[[], Awaitable[str] | str]) -> None:
         self._fn = fn
 
     async def get_token(self) -> str:
-        token = await self._fn()
+        token = self._fn()
+        if inspect.isawaitable(token):
+            token = await token
         if not isinstance(token, str) or not token:
             raise TokenProviderError("the token function returned no token (an empty value)")
         return token
@@ -68,7 +71,7 @@ def resolve_token(token: TokenSource | None) -> str | TokenProvider:
     if callable(token):
         return _CallableToken(token)
     raise TypeError(
-        f"token: expected a str, a TokenProvider or an async function, got {type(token).__name__}"
+        f"token: expected a str, a TokenProvider or a function, got {type(token).__name__}"
     )
 
 

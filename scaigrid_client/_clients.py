@@ -430,6 +430,10 @@ class HeartbeatClient(_Client):
                 except errors.ScaiGridError as error:
                     loop.failed += 1
                     logger.warning("heartbeat for %s failed: %s", node_id, error)
+                except Exception:
+                    # A bug in capacity() must not end the agent's heartbeats.
+                    loop.failed += 1
+                    logger.exception("heartbeat for %s: capacity() failed", node_id)
                 await asyncio.sleep(interval * (1 + jitter * (2 * random.random() - 1)))
 
         loop = HeartbeatLoop(asyncio.get_running_loop().create_task(run()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import AsyncIterator
 
@@ -402,3 +403,32 @@ async def test_scaigrid_shares_one_channel(fake: FakeScaiGrid) -> None:
     await grid.close()
     with pytest.raises(RuntimeError, match="closed"):
         await grid.core.get_core("x")
+
+
+async def test_sync_token_function_and_capacity_bugs(fake: FakeScaiGrid) -> None:
+    calls = 0
+
+    def token() -> str:
+        nonlocal calls
+        calls += 1
+        return fake.token
+
+    async with ScaiGrid(fake.target, token=token, tls=False) as grid:
+        await grid.inference.list_models()
+        await grid.inference.list_models()
+        assert calls == 2  # asked on every call
+
+        broken = itertools.chain(
+            [{"queue_depth": 1}, {"no_such_field": 1}], itertools.repeat({"queue_depth": 2})
+        )
+        loop = grid.heartbeat.start_heartbeats(
+            node_id="n", capacity=lambda: next(broken), interval=0.01
+        )
+        for _ in range(300):
+            if loop.sent >= 2:
+                break
+            await asyncio.sleep(0.01)
+        assert loop.running
+        await loop.stop()
+    assert loop.failed == 1
+    assert loop.sent >= 2
