@@ -7,20 +7,22 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 
-from scaigrid_client import ScaiGrid
+from scaigrid_client import RetryPolicy, ScaiGrid
 from scaigrid_client.testing import FakeScaiGrid
 
 
 @contextlib.asynccontextmanager
-async def connect(**fake_options: float) -> AsyncIterator[tuple[ScaiGrid, FakeScaiGrid | None]]:
+async def connect(
+    retry: RetryPolicy | None = None, **fake_options: float
+) -> AsyncIterator[tuple[ScaiGrid, FakeScaiGrid | None]]:
     """``(grid, fake)``: a ScaiGrid for SCAIGRID_TARGET and SCAIGRID_SERVICE_TOKEN
     (``fake`` is None), or for a fresh in-process fake."""
     if os.environ.get("SCAIGRID_TARGET"):
         plaintext = os.environ.get("SCAIGRID_PLAINTEXT") == "1"
-        async with ScaiGrid(tls=not plaintext) as grid:
+        async with ScaiGrid(tls=not plaintext, retry=retry) as grid:
             yield grid, None
         return
     async with FakeScaiGrid(**fake_options) as fake:  # type: ignore[arg-type]
         print(f"(running against the bundled fake ScaiGrid at {fake.target})")
-        async with ScaiGrid(fake.target, token=fake.token, tls=False) as grid:
+        async with ScaiGrid(fake.target, token=fake.token, tls=False, retry=retry) as grid:
             yield grid, fake

@@ -16,6 +16,7 @@ import random
 import grpc
 from _common import connect
 
+from scaigrid_client import RetryPolicy
 from scaigrid_client.v1 import scaiinfer
 
 
@@ -34,13 +35,14 @@ def capacity() -> dict[str, object]:
 
 
 async def main(seconds: float) -> None:
-    async with connect() as (grid, fake):
+    # Three quick attempts per heartbeat: the next heartbeat is a retry too.
+    async with connect(retry=RetryPolicy(max_attempts=3, initial_backoff=0.05)) as (grid, fake):
         loop = grid.heartbeat.start_heartbeats(node_id="node-a1", capacity=capacity, interval=0.2)
         await asyncio.sleep(seconds)
         if fake is not None:
             # A gateway restart: every attempt fails for a while, retries
             # included, so two heartbeats fail; the agent carries on.
-            fake.fail("HeartbeatService.Heartbeat", grpc.StatusCode.UNAVAILABLE, times=10)
+            fake.fail("HeartbeatService.Heartbeat", grpc.StatusCode.UNAVAILABLE, times=6)
             sent_before = loop.sent
             deadline = asyncio.get_running_loop().time() + 30
             # Poll the loop's counters: a demo, so no event plumbing for it.

@@ -120,7 +120,8 @@ class RetryPolicy:
 
     Attempt *n* waits ``min(initial_backoff * multiplier ** (n - 1),
     max_backoff)``, less a random share of up to ``jitter`` of it (1.0 is
-    gRPC's full jitter), unless the server's ``grpc-retry-pushback-ms`` says
+    gRPC's full jitter; the default 0.2 keeps waits long enough to outlast a
+    restart), unless the server's ``grpc-retry-pushback-ms`` says
     otherwise (a negative value means do not retry). ``max_attempts`` counts
     the first attempt; the call's deadline caps every attempt and sleep.
 
@@ -130,11 +131,13 @@ class RetryPolicy:
     the bucket is at or below half. ``on_retry`` is called before each retry.
     """
 
+    # The defaults wait about 0.5, 1, 2 and 4 seconds (less up to 20%), so a
+    # call rides out a gateway restart of several seconds.
     max_attempts: int = 5
-    initial_backoff: float = 0.1
+    initial_backoff: float = 0.5
     max_backoff: float = 5.0
     multiplier: float = 2.0
-    jitter: float = 1.0
+    jitter: float = 0.2
     retry_on: frozenset[grpc.StatusCode] = frozenset({grpc.StatusCode.UNAVAILABLE})
     on_retry: Callable[[RetryEvent], object] | None = field(default=None, compare=False)
     budget_max_tokens: float = 100.0

@@ -542,6 +542,7 @@ class ServerStream(Generic[Req, Resp]):
         self._messages: Any = None
         self._last: Resp | None = None
         self._delivered = 0
+        self._progressed = False  # messages since the current attempt opened
         self._done = False
 
     @property
@@ -625,6 +626,7 @@ class ServerStream(Generic[Req, Resp]):
                 self._transport.record_success()
                 self._state.attempt = 1  # progress: the attempt count starts over
             self._delivered += 1
+            self._progressed = True
             self._last = message
             return message  # type: ignore[no-any-return]
 
@@ -637,6 +639,11 @@ class ServerStream(Generic[Req, Resp]):
             delay: float | None = 0.0
         else:
             delay = self._transport.retry_delay(state, error) if resumable else None
+            if delay is not None and self._progressed and _pushback(error) is None:
+                # The stream was flowing: a drained or restarted gateway is
+                # most likely answering again already, so reconnect at once.
+                delay = 0.0
+        self._progressed = False
         if delay is None:
             self._done = True
             raise error

@@ -6,7 +6,7 @@ import grpc
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from scaigrid_client import InferenceClient, TLSConfig, errors
+from scaigrid_client import InferenceClient, RetryPolicy, TLSConfig, errors
 from scaigrid_client._channel import parse_target
 from scaigrid_client.testing import FakeScaiGrid
 
@@ -126,7 +126,7 @@ async def test_sdk_over_tls(mtls: bool) -> None:
         if mtls:
             no_cert = TLSConfig(ca_cert=fake.client_tls().ca_cert, server_name="localhost")
             async with InferenceClient(
-                fake.target, token=fake.token, tls=no_cert, timeout=5
+                fake.target, token=fake.token, tls=no_cert, retry=RetryPolicy(max_attempts=1)
             ) as client:
                 with pytest.raises(errors.UnavailableError):
                     await client.list_models()

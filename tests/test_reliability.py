@@ -339,7 +339,8 @@ async def test_mtls_refuses_a_certificate_from_another_ca() -> None:
             client_key=stranger.private_key_pem.bytes(),
             server_name="localhost",
         )
-        async with InferenceClient(fake.target, token=fake.token, tls=tls, timeout=5) as client:
+        once = RetryPolicy(max_attempts=1)
+        async with InferenceClient(fake.target, token=fake.token, tls=tls, retry=once) as client:
             with pytest.raises(errors.UnavailableError):
                 await client.list_models()
         assert fake.calls() == []
@@ -429,3 +430,30 @@ async def test_secrets_never_leak(
     for text in texts:
         assert secret not in text
         assert narrow not in text
+
+
+async def test_default_policy_rides_out_a_restart_with_calls_in_flight() -> None:
+    gateway = Standalone(TOKEN).start()
+    try:
+        async with InferenceClient(gateway.target, token=TOKEN, tls=False) as client:
+            await client.list_models()
+            stopped = asyncio.Event()
+            results: list[int] = []
+
+            async def caller() -> None:
+                for _ in range(6):
+                    results.append(len(await client.list_models()))
+                    if len(results) >= 10:
+                        await stopped.wait()
+
+            callers = [asyncio.create_task(caller()) for _ in range(5)]
+            while len(results) < 10:
+                await asyncio.sleep(0.01)
+            gateway.stop()  # down for about two seconds, calls in flight
+            stopped.set()
+            await asyncio.sleep(2.0)
+            gateway.start()
+            await asyncio.gather(*callers)  # the default RetryPolicy, no call fails
+        assert results == [3] * 30
+    finally:
+        gateway.stop()
