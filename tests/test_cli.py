@@ -6,56 +6,46 @@ import json
 import os
 import pathlib
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 
-SCAIGRID = str(pathlib.Path(sys.executable).with_name("scaigrid"))
+from tests.standalone import SCAIGRID, Standalone, free_port
+
 TOKEN = "sgst_cli_suite_token_0123456789"
 OMNI = "scailabs/poolnoodle-omni"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def target() -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [SCAIGRID, "fake", "--port", str(port), "--token", TOKEN, "--step-interval", "0.01"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith("target: "), line
-    yield line.split(": ", 1)[1].strip()
-    proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=20)
+    with Standalone(TOKEN, "--step-interval", "0.01") as gateway:
+        yield gateway.target
 
 
-def _env(target: str, token: str | None = TOKEN) -> dict[str, str]:
+def _env(target: str, token: str | None = TOKEN, *, plaintext: bool = True) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCAIGRID_")}
-    env.update(SCAIGRID_TARGET=target, SCAIGRID_PLAINTEXT="1")
+    env["SCAIGRID_TARGET"] = target
+    if plaintext:
+        env["SCAIGRID_PLAINTEXT"] = "1"
     if token is not None:
         env["SCAIGRID_SERVICE_TOKEN"] = token
     return env
 
 
 def cli(
-    target: str, *args: str, token: str | None = TOKEN, stdin: str | None = None, code: int = 0
+    target: str,
+    *args: str,
+    token: str | None = TOKEN,
+    stdin: str | None = None,
+    code: int = 0,
+    plaintext: bool = True,
 ) -> subprocess.CompletedProcess[str]:
+    """Run `scaigrid ARGS`; check the exit code, and no traceback unless -v."""
     result = subprocess.run(
         [SCAIGRID, *args],
-        env=_env(target, token),
+        env=_env(target, token, plaintext=plaintext),
         input=stdin,
         capture_output=True,
         text=True,
@@ -63,7 +53,8 @@ def cli(
         check=False,
     )
     assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
+    if "-v" not in args:
+        assert "Traceback" not in result.stderr
     return result
 
 
@@ -127,83 +118,37 @@ def test_cores_and_events(target: str) -> None:
     assert [line.split("\t")[0] for line in plain] == ["#3", "#4"]
 
 
+def submit(target: str, args: str, *, code: int = 0) -> subprocess.CompletedProcess[str]:
+    return cli(target, "--json", "jobs", "submit", *args.split(), code=code)
+
+
 def test_jobs(target: str) -> None:
-    submitted = cli(
-        target,
-        "--json",
-        "jobs",
-        "submit",
-        "--name",
-        "cli-ft",
-        "--base-model",
-        OMNI,
-        "--gpus",
-        "2",
-        "--max-steps",
-        "5",
-        "--param",
-        "learning_rate=1e-4",
-    ).stdout
-    job = json.loads(submitted)
+    job = json.loads(
+        submit(
+            target,
+            f"--name cli-ft --base-model {OMNI} --gpus 2 --max-steps 5 --param learning_rate=1e-4",
+        ).stdout
+    )
     assert job["spec"]["hyperparameters"] == {"learning_rate": "1e-4"}
     watched = cli(target, "jobs", "watch", job["id"])
     assert "step 5/5" in watched.stdout
     assert f"{job['id']}: SUCCEEDED" in watched.stderr
-    points = [
-        json.loads(line)
-        for line in cli(target, "--json", "jobs", "watch", job["id"]).stdout.splitlines()
-    ]
+    lines = cli(target, "--json", "jobs", "watch", job["id"]).stdout.splitlines()
+    points = [json.loads(line) for line in lines]
     assert [p["step"] for p in points] == [1, 2, 3, 4, 5]
     assert points[-1]["job_state"] == "SUCCEEDED"
     assert "SUCCEEDED" in cli(target, "jobs", "get", job["id"]).stdout
+
     long = json.loads(
-        cli(
-            target,
-            "--json",
-            "jobs",
-            "submit",
-            "--name",
-            "long",
-            "--base-model",
-            OMNI,
-            "--gpus",
-            "1",
-            "--max-steps",
-            "100000",
-        ).stdout
+        submit(target, f"--name long --base-model {OMNI} --gpus 1 --max-steps 100000").stdout
     )
     assert "CANCELLED" in cli(target, "jobs", "cancel", long["id"]).stdout
     cli(target, "jobs", "watch", long["id"], code=1)  # the job did not succeed
-    bad = cli(
-        target,
-        "jobs",
-        "submit",
-        "--name",
-        "x",
-        "--base-model",
-        OMNI,
-        "--gpus",
-        "0",
-        "--max-steps",
-        "1",
-        code=2,
-    )
+
+    bad = submit(target, f"--name x --base-model {OMNI} --gpus 0 --max-steps 1", code=2)
     assert "gpus" in bad.stderr
-    bad = cli(
-        target,
-        "jobs",
-        "submit",
-        "--name",
-        "x",
-        "--base-model",
-        OMNI,
-        "--gpus",
-        "1",
-        "--max-steps",
-        "1",
-        "--param",
-        "oops",
-        code=2,
+    bad = submit(
+        target, f"--name x --base-model {OMNI} --gpus 1 --max-steps 1 --param oops", code=2
     )
     assert "KEY=VALUE" in bad.stderr
 
@@ -231,15 +176,7 @@ def test_bad_token_is_one_clear_line(target: str, token: str, code: int, hint: s
     assert "UNAUTHENTICATED" in lines[0]
     assert hint in lines[1]
     # -v adds a traceback, and still never the token.
-    verbose = subprocess.run(
-        [SCAIGRID, "-v", "models"],
-        env=_env(target, token),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert verbose.returncode == code
+    verbose = cli(target, "-v", "models", token=token, code=code)
     for text in (result.stdout, result.stderr, verbose.stdout, verbose.stderr):
         assert token not in text
 
@@ -251,7 +188,7 @@ def test_usage_errors(target: str) -> None:
 
 
 def test_unreachable_gateway() -> None:
-    result = cli(f"127.0.0.1:{_free_port()}", "--timeout", "5", "models", code=8)
+    result = cli(f"127.0.0.1:{free_port()}", "--timeout", "5", "models", code=8)
     assert "UNAVAILABLE" in result.stderr
     assert "is a gateway running at" in result.stderr
 
@@ -297,68 +234,15 @@ def test_ctrl_c_on_an_events_tail(target: str) -> None:
 
 
 def test_tls_and_mtls_options(tmp_path: pathlib.Path) -> None:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            SCAIGRID,
-            "fake",
-            "--port",
-            str(port),
-            "--token",
-            TOKEN,
-            "--tls-dir",
-            str(tmp_path),
-            "--require-client-cert",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().startswith("target: ")
-        target = f"127.0.0.1:{port}"
-        env = _env(target)
-        del env["SCAIGRID_PLAINTEXT"]
-        tls = ["--ca-cert", str(tmp_path / "ca.pem"), "--server-name", "localhost"]
-        mtls = [
-            *tls,
-            "--client-cert",
-            str(tmp_path / "client.pem"),
-            "--client-key",
-            str(tmp_path / "client.key"),
-        ]
-        ok = subprocess.run(
-            [SCAIGRID, *mtls, "models"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert ok.returncode == 0, ok.stderr
+    certs = str(tmp_path)
+    with Standalone(TOKEN, "--tls-dir", certs, "--require-client-cert") as gateway:
+        tls = ["--ca-cert", f"{certs}/ca.pem", "--server-name", "localhost"]
+        mtls = [*tls, "--client-cert", f"{certs}/client.pem", "--client-key", f"{certs}/client.key"]
+        ok = cli(gateway.target, *mtls, "models", plaintext=False)
         assert OMNI in ok.stdout
         for args in (tls, []):  # no client certificate; then not even the CA
-            refused = subprocess.run(
-                [SCAIGRID, *args, "--timeout", "5", "models"],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-            assert refused.returncode == 8
-            assert "Traceback" not in refused.stderr
-        missing = subprocess.run(
-            [SCAIGRID, "--ca-cert", str(tmp_path / "nope.pem"), "models"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+            cli(gateway.target, *args, "--timeout", "5", "models", plaintext=False, code=8)
+        missing = cli(
+            gateway.target, "--ca-cert", f"{certs}/nope.pem", "models", plaintext=False, code=2
         )
-        assert missing.returncode == 2
         assert "ca_cert" in missing.stderr
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=20)

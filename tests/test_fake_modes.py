@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 
@@ -16,6 +15,7 @@ import pytest
 from scaigrid_client.testing import FakeScaiGrid
 from scaigrid_client.v1 import scaiinfer
 from tests.conftest import auth
+from tests.standalone import free_port
 
 
 def _credentials(fake: FakeScaiGrid, *, with_client_cert: bool = True) -> grpc.ChannelCredentials:
@@ -93,12 +93,6 @@ async def test_fixture_async(scaigrid_fake: FakeScaiGrid) -> None:
     assert len(scaigrid_fake.calls()) == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start_standalone(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "scaigrid_client._cli", "fake", *args],
@@ -120,7 +114,7 @@ def _start_standalone(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_standalone_serves_until_signal(sig: signal.Signals) -> None:
-    port = _free_port()
+    port = free_port()
     proc, info = _start_standalone("--port", str(port), "--token", "sgst_cli_test")
     try:
         assert info == {"target": f"127.0.0.1:{port}", "token": "sgst_cli_test"}
@@ -138,7 +132,7 @@ def test_standalone_serves_until_signal(sig: signal.Signals) -> None:
 
 
 def test_standalone_tls_dir(tmp_path: pathlib.Path) -> None:
-    port = _free_port()
+    port = free_port()
     proc, info = _start_standalone("--port", str(port), "--tls-dir", str(tmp_path))
     try:
         names = {p.name for p in tmp_path.iterdir()}
