@@ -369,7 +369,13 @@ def binary_row(target: str, rounds: int, total: int) -> Row:
 
 def import_ms(statement: str) -> float:
     code = f"import time; t = time.perf_counter(); {statement}; print((time.perf_counter() - t) * 1000)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # As installed by pip: bytecode compiled. PYTHONDONTWRITEBYTECODE (set on
+    # some machines) would make every run compile the SDK from source, while
+    # grpc and protobuf, compiled at install, would not.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
     return float(out.stdout)
 
 
@@ -383,6 +389,9 @@ IMPORTS = {
 
 def import_rows(rounds: int) -> list[str]:
     """Milliseconds each SDK import adds to ``import grpc, google.protobuf``."""
+    import compileall
+
+    compileall.compile_dir(str(HERE.parent / "scaigrid_client"), quiet=1)
     rows = []
     for label, statement in IMPORTS.items():
         base, sdk = [], []
