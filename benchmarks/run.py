@@ -428,12 +428,12 @@ async def measure(args: argparse.Namespace, target: str) -> list[Row]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=11)
-    parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--chunks", type=int, default=5000)
-    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=21)
+    parser.add_argument("--calls", type=int, default=1024)
+    parser.add_argument("--chunks", type=int, default=3000)
+    parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--binary-gib", type=float, default=2.0)
-    parser.add_argument("--binary-rounds", type=int, default=3)
+    parser.add_argument("--binary-rounds", type=int, default=5)
     parser.add_argument(
         "--quick", action="store_true", help="small sizes, to check the script runs"
     )

@@ -539,6 +539,7 @@ class ServerStream(Generic[Req, Resp]):
         self._resume = resume
         self._idle_timeout = idle_timeout
         self._call: Any = None
+        self._finished: Any = None  # the call that ended the stream normally
         self._messages: Any = None
         self._last: Resp | None = None
         self._delivered = 0
@@ -576,10 +577,23 @@ class ServerStream(Generic[Req, Resp]):
             call.cancel()
 
     async def initial_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
-        """The response headers of the current attempt (empty before it starts)."""
-        if self._call is None:
+        """The response headers of the current (or finished) attempt; empty
+        before the stream starts."""
+        call = self._call or self._finished
+        if call is None:
             return ()
-        return tuple(await self._call.initial_metadata() or ())
+        return tuple(await call.initial_metadata() or ())
+
+    async def trailing_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
+        """The trailers of a stream that has ended normally; empty before."""
+        if self._finished is None:
+            return ()
+        return tuple(await self._finished.trailing_metadata() or ())
+
+    @property
+    def attempts(self) -> int:
+        """Attempts made since the last message delivered (1 while all is well)."""
+        return self._state.attempt
 
     async def _open(self) -> None:
         request = self._request
@@ -604,7 +618,7 @@ class ServerStream(Generic[Req, Resp]):
                     message = await asyncio.wait_for(self._messages.__anext__(), self._idle_timeout)
             except StopAsyncIteration:
                 self._done = True
-                self._call = None
+                self._finished, self._call = call, None
                 raise
             except grpc.aio.AioRpcError as exc:
                 error = self._transport.error(exc, self._state)

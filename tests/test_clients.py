@@ -432,3 +432,16 @@ async def test_sync_token_function_and_capacity_bugs(fake: FakeScaiGrid) -> None
         await loop.stop()
     assert loop.failed == 1
     assert loop.sent >= 2
+
+
+async def test_stream_call_info(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
+    stream = grid.inference.stream_inference(
+        model=OMNI, messages=HI, max_tokens=2, request_id="s-info", metadata={"x-echo-tag": "t"}
+    )
+    assert await stream.trailing_metadata() == ()
+    chunks = [c async for c in stream]
+    assert len(chunks) == 3
+    assert ("x-request-id", "s-info") in await stream.initial_metadata()
+    trailers = dict(await stream.trailing_metadata())
+    assert trailers["x-echo-tag"] == "t"
+    assert stream.attempts == 1
