@@ -146,7 +146,8 @@ async def test_deadline_spans_retries(fake: FakeScaiGrid) -> None:
     assert 2 <= len(calls) <= 3
     # Each attempt is sent with the time that remains, not the full timeout.
     budgets = [c.time_remaining for c in calls]
-    assert all(b is not None and b <= 0.5 for b in budgets)
+    # (grpc-timeout is sent in whole units, so allow a hair over 0.5 s.)
+    assert all(b is not None and b <= 0.51 for b in budgets)
     assert budgets == sorted(budgets, reverse=True)  # type: ignore[type-var]
     assert budgets[0] - budgets[-1] >= 0.15  # type: ignore[operator]
 
