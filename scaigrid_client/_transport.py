@@ -1,9 +1,10 @@
 """The one call path: every RPC of every client goes through `Transport`.
 
-It adds the metadata (token, request id, attempt, client version, the
-caller's own), applies the deadline across attempts, retries with backoff,
-pushback and a retry budget, and turns every transport error into a typed
-`ScaiGridError`. Client methods only build requests and shape results.
+It adds the metadata (token, request id, attempt count, the caller's own;
+the SDK names itself in the channel's user agent), applies the deadline
+across attempts, retries with backoff, pushback and a retry budget, and
+turns every transport error into a typed `ScaiGridError`. Client methods only
+build requests and shape results.
 
 The first attempt of a call runs with no retry machinery at all; tenacity
 takes over only after a retryable failure, so a call that succeeds pays for
