@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 import grpc
@@ -138,7 +138,8 @@ class RetryPolicy:
     max_backoff: float = 5.0
     multiplier: float = 2.0
     jitter: float = 0.2
-    retry_on: frozenset[grpc.StatusCode] = frozenset({grpc.StatusCode.UNAVAILABLE})
+    retry_on: Collection[grpc.StatusCode] = frozenset({grpc.StatusCode.UNAVAILABLE})
+    """Statuses to retry; any collection, stored as a frozenset."""
     on_retry: Callable[[RetryEvent], object] | None = field(default=None, compare=False)
     budget_max_tokens: float = 100.0
     budget_token_ratio: float = 0.1

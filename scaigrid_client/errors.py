@@ -18,6 +18,7 @@ __all__ = [
     "AlreadyExistsError",
     "ApiKeyNotAcceptedError",
     "AuthenticationError",
+    "BackendUnavailableError",
     "BudgetExceededError",
     "CancelledError",
     "DataLossError",
@@ -159,6 +160,10 @@ class ServiceDrainingError(UnavailableError):
     """The gateway is draining (``service_draining``); reconnecting helps."""
 
 
+class BackendUnavailableError(UnavailableError):
+    """The backend behind the gateway is down (``backend_unavailable``)."""
+
+
 class TLSVerificationError(UnavailableError):
     """The TLS handshake failed closed; ``reason`` says why.
 
@@ -266,6 +271,7 @@ CODE_CLASSES: dict[tuple[grpc.StatusCode, str], type[ScaiGridError]] = {
     (grpc.StatusCode.RESOURCE_EXHAUSTED, "quota_exhausted"): QuotaExhaustedError,
     (grpc.StatusCode.RESOURCE_EXHAUSTED, "insufficient_gpus"): InsufficientGPUsError,
     (grpc.StatusCode.UNAVAILABLE, "service_draining"): ServiceDrainingError,
+    (grpc.StatusCode.UNAVAILABLE, "backend_unavailable"): BackendUnavailableError,
 }
 
 

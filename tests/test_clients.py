@@ -243,12 +243,15 @@ async def test_break_cancels_the_call(fake: FakeScaiGrid, grid: ScaiGrid) -> Non
         (grpc.StatusCode.RESOURCE_EXHAUSTED, "rate_limited", errors.RateLimitError),
         (grpc.StatusCode.INVALID_ARGUMENT, None, errors.InvalidArgumentError),
         (grpc.StatusCode.INTERNAL, "internal_error", errors.InternalError),
+        (grpc.StatusCode.UNAVAILABLE, "service_draining", errors.ServiceDrainingError),
+        (grpc.StatusCode.UNAVAILABLE, "backend_unavailable", errors.BackendUnavailableError),
     ],
 )
 async def test_errors_are_typed(
     fake: FakeScaiGrid, grid: ScaiGrid, status: grpc.StatusCode, code: str | None, cls: type
 ) -> None:
-    fake.fail("InferenceService.Embed", status, code=code, message="tab\there\r\nü 🚀")
+    # Five faults: enough to outlast the retries of the retryable statuses.
+    fake.fail("InferenceService.Embed", status, code=code, message="tab\there\r\nü 🚀", times=5)
     with pytest.raises(cls) as info:
         await grid.inference.embed(model=OMNI, inputs=["x"], request_id="rid-e")
     error = info.value
