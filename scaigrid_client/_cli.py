@@ -314,6 +314,20 @@ def _print_job(job: scaimind.Job, out: Output) -> None:
         out.line(_job_line(job))
 
 
+_JOB_STATES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
+
+
+async def cmd_jobs_list(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int:
+    state = scaimind.JobState.Value(f"JOB_STATE_{args.state.upper()}") if args.state else None
+    jobs = await grid.coordinator.list_jobs(state=state, **_call_options(args))
+    if out.json:
+        out.json_line([_message_dict(job) for job in jobs])
+    else:
+        for job in jobs:
+            out.line(_job_line(job))
+    return 0
+
+
 async def cmd_jobs_get(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int:
     _print_job(await grid.coordinator.get_job(args.job_id, **_call_options(args)), out)
     return 0
@@ -413,6 +427,18 @@ _HEALTH = {
 
 async def cmd_nodes(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int:
     options = _call_options(args)
+    if args.action == "list":
+        nodes = await grid.cluster.list_nodes(**options)
+        if out.json:
+            out.json_line([_message_dict(node) for node in nodes])
+        else:
+            out.table(
+                ["node", "gpus", "free", "type", "address"],
+                [[n.node_id, str(n.gpus), str(n.gpus_free), n.gpu_type, n.address] for n in nodes],
+            )
+        return 0
+    if not args.node_id:
+        raise UsageError(f"NODE_ID: 'nodes {args.action}' needs the node's id")
     if args.action == "register":
         node = await grid.cluster.register_node(
             node_id=args.node_id,
@@ -592,6 +618,16 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument(
         "--param", action="append", default=[], metavar="KEY=VALUE", help="a hyperparameter"
     )
+    listing = _sub(
+        job_commands,
+        "list",
+        "list jobs, newest first",
+        "scaigrid jobs list --state running",
+        cmd_jobs_list,
+    )
+    listing.add_argument(
+        "--state", choices=[s.lower() for s in _JOB_STATES], help="only jobs in this state"
+    )
     for name, help_text, handler in (
         ("get", "show a job", cmd_jobs_get),
         ("cancel", "cancel a job", cmd_jobs_cancel),
@@ -615,13 +651,14 @@ def _parser() -> argparse.ArgumentParser:
     nodes = _sub(
         commands,
         "nodes",
-        "register a node or send a heartbeat",
-        "scaigrid nodes register gpu-01 --gpus 8 --gpu-type H100\n"
+        "list nodes, register one, or send a heartbeat",
+        "scaigrid nodes list\n"
+        "  scaigrid nodes register gpu-01 --gpus 8 --gpu-type H100\n"
         "  scaigrid nodes heartbeat gpu-01 --gpus 8 --queue-depth 3",
         cmd_nodes,
     )
-    nodes.add_argument("action", choices=["register", "heartbeat"])
-    nodes.add_argument("node_id", metavar="NODE_ID")
+    nodes.add_argument("action", choices=["list", "register", "heartbeat"])
+    nodes.add_argument("node_id", metavar="NODE_ID", nargs="?", help="(not for list)")
     nodes.add_argument("--gpus", type=int, help="GPUs on the node (required to register)")
     nodes.add_argument("--gpu-type", help="GPU model, e.g. H100")
     nodes.add_argument("--address", help="host:port of the node")

@@ -138,6 +138,10 @@ def test_jobs(target: str) -> None:
     assert [p["step"] for p in points] == [1, 2, 3, 4, 5]
     assert points[-1]["job_state"] == "SUCCEEDED"
     assert "SUCCEEDED" in cli(target, "jobs", "get", job["id"]).stdout
+    succeeded = cli(target, "jobs", "list", "--state", "succeeded").stdout
+    assert job["id"] in succeeded
+    assert job["id"] not in cli(target, "jobs", "list", "--state", "running").stdout
+    assert job["id"] in [j["id"] for j in json.loads(cli(target, "--json", "jobs", "list").stdout)]
 
     long = json.loads(
         submit(target, f"--name long --base-model {OMNI} --gpus 1 --max-steps 100000").stdout
@@ -156,6 +160,11 @@ def test_jobs(target: str) -> None:
 def test_nodes(target: str) -> None:
     out = cli(target, "nodes", "register", "cli-node", "--gpus", "4", "--gpu-type", "H100").stdout
     assert out.split("\t")[:3] == ["cli-node", "gpus=4", "free=4"]
+    listed = cli(target, "nodes", "list").stdout.splitlines()
+    assert "cli-node\t4\t4\tH100\t" in listed
+    nodes = json.loads(cli(target, "--json", "nodes", "list").stdout)
+    assert any(n["node_id"] == "cli-node" for n in nodes)
+    assert "NODE_ID" in cli(target, "nodes", "register", code=2).stderr
     ack = json.loads(
         cli(target, "--json", "nodes", "heartbeat", "cli-node", "--queue-depth", "3").stdout
     )
@@ -201,6 +210,7 @@ def test_unreachable_gateway() -> None:
         ["embed"],
         ["events"],
         ["jobs", "submit"],
+        ["jobs", "list"],
         ["jobs", "get"],
         ["jobs", "cancel"],
         ["jobs", "watch"],
