@@ -18,7 +18,13 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -517,14 +523,28 @@ class Transport:
         return ServerStream(self, state, request, resume, idle_timeout)
 
 
-class ServerStream(Generic[Req, Resp]):
-    """An async iterator over a server stream.
+class _StreamFlow(Generic[Req, Resp]):
+    """The state of one server stream across its attempts, and the generator
+    that reads it.
 
-    Retried like a unary call until its first message; after that, an error
-    is raised as a typed exception, unless the stream is resumable, in which
-    case it reopens after the last message delivered. Leaving an ``async for``
-    early (or ``aclose()``) cancels the call at once.
+    Kept apart from `ServerStream` so that the generator never refers back to
+    the object the caller holds: dropping either never leaves a cycle, and a
+    generator abandoned by ``break`` is closed (and its call cancelled) by
+    asyncio's async-generator finalizer at once.
     """
+
+    __slots__ = (
+        "call",
+        "delivered",
+        "done",
+        "finished",
+        "idle_timeout",
+        "last",
+        "request",
+        "resume",
+        "state",
+        "transport",
+    )
 
     def __init__(
         self,
@@ -534,25 +554,145 @@ class ServerStream(Generic[Req, Resp]):
         resume: Callable[[Req, Resp], Req] | None,
         idle_timeout: float | None,
     ) -> None:
-        self._transport = transport
-        self._state = state
-        self._request = request
-        self._resume = resume
-        self._idle_timeout = idle_timeout
-        self._call: Any = None
-        self._finished: Any = None  # the call that ended the stream normally
-        self._messages: Any = None
-        self._last: Resp | None = None
-        self._delivered = 0
-        self._progressed = False  # messages since the current attempt opened
-        self._done = False
+        self.transport = transport
+        self.state = state
+        self.request = request
+        self.resume = resume
+        self.idle_timeout = idle_timeout
+        self.call: Any = None
+        self.finished: Any = None  # the call that ended the stream normally
+        self.last: Resp | None = None
+        self.delivered = False
+        self.done = False
+
+    def cancel(self) -> None:
+        self.done = True
+        call, self.call = self.call, None
+        if call is not None:
+            call.cancel()
+
+    async def messages(self) -> AsyncGenerator[Resp, None]:
+        # Per message: grpc's own iterator, one store and a yield. (The call's
+        # read() costs more per message than its iterator, so it is not used.)
+        try:
+            while not self.done:
+                request = self.request
+                if self.last is not None and self.resume is not None:
+                    request = self.resume(request, self.last)
+                call = self.call = await self.transport.start(self.state, request)
+                idle_timeout, progressed = self.idle_timeout, False
+                source = call if idle_timeout is None else _within(call, idle_timeout)
+                try:
+                    async for message in source:
+                        if not progressed:
+                            progressed = True
+                            self.on_progress()
+                        self.last = message
+                        yield message
+                        if self.call is None:
+                            return  # cancelled while the caller held the message
+                except grpc.aio.AioRpcError as exc:
+                    error: errors.ScaiGridError = self.transport.error(exc, self.state)
+                except asyncio.TimeoutError:
+                    call.cancel()
+                    error = errors.StreamIdleTimeoutError(
+                        f"no message for {idle_timeout}s",
+                        request_id=self.state.request_id,
+                        attempts=self.state.attempt,
+                    )
+                except asyncio.CancelledError:
+                    if self.call is None and not _cancelling():
+                        return  # cancel() from elsewhere ends the iteration
+                    raise
+                else:
+                    self.finished, self.call = call, None
+                    return
+                # Outside the except clauses, so the typed error is raised
+                # without grpc's exception chained to it.
+                await self.recover(error, progressed)
+        finally:
+            self.cancel()
+
+    def on_progress(self) -> None:
+        """The first message of an attempt: the call is healthy again."""
+        state = self.state
+        if not self.delivered or state.attempt > 1:
+            self.transport.record_success()
+            state.attempt = 1  # progress: the attempt count starts over
+        self.delivered = True
+
+    async def recover(self, error: errors.ScaiGridError, progressed: bool) -> None:
+        """Sleep and reopen if the error allows; otherwise raise it."""
+        self.call = None
+        state = self.state
+        if isinstance(error, errors.StreamIdleTimeoutError):
+            delay: float | None = 0.0 if self.resume is not None else None
+        elif self.resume is not None or not self.delivered:
+            delay = self.transport.retry_delay(state, error)
+            if delay is not None and progressed and _pushback(error) is None:
+                # The stream was flowing: a drained or restarted gateway is
+                # most likely answering again already, so reconnect at once.
+                delay = 0.0
+        else:
+            delay = None
+        if delay is None:
+            raise error
+        self.transport.announce_retry(state, error, delay)
+        await asyncio.sleep(delay)
+        state.attempt += 1
+
+
+async def _within(call: Any, idle_timeout: float) -> AsyncGenerator[Any, None]:
+    """The call's messages, each within ``idle_timeout`` of the one before."""
+    messages = call.__aiter__()
+    while True:
+        try:
+            yield await asyncio.wait_for(messages.__anext__(), idle_timeout)
+        except StopAsyncIteration:
+            return
+
+
+def _cancelling() -> bool:
+    """Whether the current task itself is being cancelled (Python 3.11+)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return bool(cancelling()) if cancelling is not None else False
+
+
+class ServerStream(Generic[Req, Resp]):
+    """An async iterator over a server stream.
+
+    Retried like a unary call until its first message; after that, an error
+    is raised as a typed exception, unless the stream is resumable, in which
+    case it reopens after the last message delivered. Leaving an ``async for``
+    early (or ``aclose()``) cancels the call at once.
+    """
+
+    __slots__ = ("_flow", "_messages")
+
+    def __init__(
+        self,
+        transport: Transport,
+        state: _CallState,
+        request: Req,
+        resume: Callable[[Req, Resp], Req] | None,
+        idle_timeout: float | None,
+    ) -> None:
+        self._flow = _StreamFlow(transport, state, request, resume, idle_timeout)
+        self._messages: AsyncGenerator[Resp, None] | None = None
 
     @property
     def request_id(self) -> str:
-        return self._state.request_id
+        return self._flow.state.request_id
 
-    def __aiter__(self) -> ServerStream[Req, Resp]:
-        return self
+    def __aiter__(self) -> AsyncIterator[Resp]:
+        # `async for` iterates the generator itself: no extra call per message.
+        if self._messages is None:
+            self._messages = self._flow.messages()
+        return self._messages
+
+    async def __anext__(self) -> Resp:
+        return await self.__aiter__().__anext__()
 
     async def __aenter__(self) -> ServerStream[Req, Resp]:
         return self
@@ -562,106 +702,27 @@ class ServerStream(Generic[Req, Resp]):
 
     def cancel(self) -> None:
         """Cancel the call; iteration then ends."""
-        self._done = True
-        call, self._call = self._call, None
-        if call is not None:
-            call.cancel()
+        self._flow.cancel()
 
     async def aclose(self) -> None:
         """Cancel the call; the same as ``cancel()``, for ``async with``."""
-        self.cancel()
-
-    def __del__(self) -> None:
-        # Dropping the iterator (a `break` out of `async for`) ends the call.
-        call = self._call
-        if call is not None and not self._done:
-            call.cancel()
+        self._flow.cancel()
 
     async def initial_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
         """The response headers of the current (or finished) attempt; empty
         before the stream starts."""
-        call = self._call or self._finished
+        call = self._flow.call or self._flow.finished
         if call is None:
             return ()
         return tuple(await call.initial_metadata() or ())
 
     async def trailing_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
         """The trailers of a stream that has ended normally; empty before."""
-        if self._finished is None:
+        if self._flow.finished is None:
             return ()
-        return tuple(await self._finished.trailing_metadata() or ())
+        return tuple(await self._flow.finished.trailing_metadata() or ())
 
     @property
     def attempts(self) -> int:
         """Attempts made since the last message delivered (1 while all is well)."""
-        return self._state.attempt
-
-    async def _open(self) -> None:
-        request = self._request
-        if self._last is not None and self._resume is not None:
-            request = self._resume(request, self._last)
-        self._call = await self._transport.start(self._state, request)
-        # The call's own iterator is grpc's fastest read path (read() adds
-        # checks on every message).
-        self._messages = self._call.__aiter__()
-
-    async def __anext__(self) -> Resp:
-        while True:
-            if self._done:
-                raise StopAsyncIteration
-            if self._call is None:
-                await self._open()
-            call = self._call
-            try:
-                if self._idle_timeout is None:
-                    message = await self._messages.__anext__()
-                else:
-                    message = await asyncio.wait_for(self._messages.__anext__(), self._idle_timeout)
-            except StopAsyncIteration:
-                self._done = True
-                self._finished, self._call = call, None
-                raise
-            except grpc.aio.AioRpcError as exc:
-                error = self._transport.error(exc, self._state)
-                await self._recover(error)
-                continue
-            except asyncio.TimeoutError:
-                call.cancel()
-                error = errors.StreamIdleTimeoutError(
-                    f"no message for {self._idle_timeout}s",
-                    request_id=self._state.request_id,
-                    attempts=self._state.attempt,
-                )
-                if self._resume is None:
-                    self._done = True
-                    raise error from None
-                await self._recover(error)
-                continue
-            if self._delivered == 0 or self._state.attempt > 1:
-                self._transport.record_success()
-                self._state.attempt = 1  # progress: the attempt count starts over
-            self._delivered += 1
-            self._progressed = True
-            self._last = message
-            return message  # type: ignore[no-any-return]
-
-    async def _recover(self, error: errors.ScaiGridError) -> None:
-        """Sleep and reopen if the error allows; otherwise raise it."""
-        self._call = None
-        state = self._state
-        resumable = self._resume is not None or self._delivered == 0
-        if isinstance(error, errors.StreamIdleTimeoutError):
-            delay: float | None = 0.0
-        else:
-            delay = self._transport.retry_delay(state, error) if resumable else None
-            if delay is not None and self._progressed and _pushback(error) is None:
-                # The stream was flowing: a drained or restarted gateway is
-                # most likely answering again already, so reconnect at once.
-                delay = 0.0
-        self._progressed = False
-        if delay is None:
-            self._done = True
-            raise error
-        self._transport.announce_retry(state, error, delay)
-        await asyncio.sleep(delay)
-        state.attempt += 1
+        return self._flow.state.attempt

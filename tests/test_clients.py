@@ -207,6 +207,8 @@ async def test_stream_error_after_first_chunk_is_typed(fake: FakeScaiGrid, grid:
             got.append(chunk)
     assert len(got) == 2
     assert info.value.request_id == "s1"
+    # The typed error stands alone: no grpc exception chained in its traceback.
+    assert info.value.__context__ is None and info.value.__cause__ is None
     assert len(fake.calls("InferenceService.StreamInference")) == 1
 
 
@@ -230,6 +232,55 @@ async def test_break_cancels_the_call(fake: FakeScaiGrid, grid: ScaiGrid) -> Non
         await asyncio.sleep(0.01)
     assert call.status == grpc.StatusCode.CANCELLED
     assert call.messages < 50
+
+
+async def test_cancel_from_another_task_ends_the_iteration(
+    fake: FakeScaiGrid, grid: ScaiGrid
+) -> None:
+    # A watcher stops a tail that is waiting for the next event: the loop
+    # simply ends, with no CancelledError leaking into the reading task.
+    await grid.core.invoke_core(core_id="tail")
+    stream = grid.core.stream_events("tail")
+    seen: list[int] = []
+
+    async def read() -> None:
+        async for event in stream:
+            seen.append(event.sequence)
+
+    reader = asyncio.create_task(read())
+    while not seen:
+        await asyncio.sleep(0.01)
+    stream.cancel()
+    await asyncio.wait_for(reader, 5)
+    assert seen == list(range(1, len(seen) + 1))
+    assert [e async for e in stream] == []  # and it stays ended
+    call = fake.calls("CoreRuntimeService.StreamEvents")[0]
+    for _ in range(100):
+        if call.ended is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert call.status == grpc.StatusCode.CANCELLED
+
+
+async def test_cancelling_the_reading_task_still_cancels_it(
+    fake: FakeScaiGrid, grid: ScaiGrid
+) -> None:
+    # Cancelling the task that reads is the caller's cancellation, not the
+    # end of the stream: CancelledError reaches it, and the call is cancelled.
+    await grid.core.invoke_core(core_id="quiet")
+    stream = grid.core.stream_events("quiet", after_sequence=100)
+    waiting = asyncio.ensure_future(stream.__anext__())
+    while not fake.calls("CoreRuntimeService.StreamEvents"):
+        await asyncio.sleep(0.01)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    call = fake.calls("CoreRuntimeService.StreamEvents")[0]
+    for _ in range(100):
+        if call.ended is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert call.status == grpc.StatusCode.CANCELLED
 
 
 @pytest.mark.parametrize(

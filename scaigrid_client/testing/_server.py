@@ -624,8 +624,8 @@ class FakeScaiGrid:
                 return response
             except FakeError as error:
                 await self._fail(call, context, error, fault)
-            except asyncio.CancelledError:
-                call.status = _cancel_status(context)
+            except BaseException as exc:
+                call.status = _abort_status(context, exc)
                 raise
             finally:
                 call.ended = time.time()
@@ -662,8 +662,8 @@ class FakeScaiGrid:
                 call.status = grpc.StatusCode.OK
             except FakeError as error:
                 await self._fail(call, context, error, fault)
-            except asyncio.CancelledError:
-                call.status = _cancel_status(context)
+            except BaseException as exc:
+                call.status = _abort_status(context, exc)
                 raise
             finally:
                 self._streams.discard(stream)
@@ -672,7 +672,12 @@ class FakeScaiGrid:
         return handle
 
 
-def _cancel_status(context: Any) -> grpc.StatusCode:
+def _abort_status(context: Any, exc: BaseException) -> grpc.StatusCode:
+    """The status a handler that did not finish ends with, as the client sees it."""
+    # A cancelled call raises CancelledError in the handler, or, when it is
+    # cancelled while a stream handler waits at a `yield`, closes the handler.
+    if not isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
+        return grpc.StatusCode.UNKNOWN  # a bug in the fake: grpc answers UNKNOWN
     remaining = context.time_remaining()
     if remaining is not None and remaining <= 0:
         return grpc.StatusCode.DEADLINE_EXCEEDED
