@@ -6,8 +6,10 @@ The server (the bundled fake, streaming without pacing) runs in its own
 process; this process is the client. Each row runs the SDK and the raw stub
 on the same server in interleaved rounds (A B A B ...) and reports the median
 of the per-round SDK/raw ratios, with min and max: on a shared, noisy machine
-ratios are the result, not absolute times. The table is printed and written
-to benchmarks/RESULTS.md.
+ratios are the result, not absolute times. A second table gives the client
+main thread's CPU time per operation, where any wrapper's cost lives, and
+what each wrapper adds to the raw stub's. Both are printed and written to
+benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -40,6 +42,15 @@ HI = [scaiinfer.ChatMessage(role="user", content="benchmark")]
 
 
 @dataclass
+class Sample:
+    """One run of one side: its throughput, and the CPU time the client's main
+    thread (where any wrapper runs) spent per operation, in microseconds."""
+
+    rate: float
+    cpu_us: float
+
+
+@dataclass
 class Row:
     name: str
     unit: str
@@ -47,6 +58,23 @@ class Row:
     raw: list[float]
     peer: list[float] | None = None
     note: str = ""
+    cpu: dict[str, list[float]] | None = None  # side -> main-thread CPU us/op per round
+
+    def cpu_cells(self) -> list[str] | None:
+        """Main-thread CPU per operation: raw, and what each wrapper adds to it
+        (median of the per-round differences, with the interquartile range)."""
+        if not self.cpu:
+            return None
+        raw = self.cpu["raw"]
+
+        def added(side: str) -> str:
+            if side not in self.cpu:  # type: ignore[operator]
+                return "-"
+            diffs = sorted(a - b for a, b in zip(self.cpu[side], raw, strict=True))  # type: ignore[index]
+            q1, _, q3 = statistics.quantiles(diffs, n=4) if len(diffs) > 1 else diffs * 3
+            return f"**{statistics.median(diffs):+.2f}** ({q1:+.2f} to {q3:+.2f})"
+
+        return [self.name, f"{statistics.median(raw):.2f} us", added("sdk"), added("peer")]
 
     def ratios(self, other: list[float]) -> list[float]:
         return [a / b for a, b in zip(other, self.raw, strict=True)]
@@ -106,25 +134,45 @@ def start_server() -> tuple[subprocess.Popen[str], str]:
     return proc, line.split(": ", 1)[1].strip()
 
 
-async def rate(count: int, body: Callable[[], Awaitable[int]]) -> float:
-    """Operations per second of one run of ``body`` (which returns its count)."""
-    start = time.perf_counter()
+async def rate(count: int, body: Callable[[], Awaitable[int]]) -> Sample:
+    """One run of ``body`` (which returns its count): operations per second,
+    and main-thread CPU microseconds per operation."""
+    cpu, start = time.thread_time(), time.perf_counter()
     done = await body()
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.thread_time() - cpu
     assert done == count, (done, count)
-    return count / elapsed
+    return Sample(count / elapsed, cpu / count * 1e6)
 
 
 async def interleave(
-    rounds: int, sides: dict[str, Callable[[], Awaitable[float]]]
-) -> dict[str, list[float]]:
-    results: dict[str, list[float]] = {name: [] for name in sides}
+    rounds: int, sides: dict[str, Callable[[], Awaitable[Sample]]]
+) -> dict[str, list[Sample]]:
+    """Rounds of every side in turn (A B A B ...), the order reversed every
+    other round so neither side always runs first."""
+    results: dict[str, list[Sample]] = {name: [] for name in sides}
     for run in sides.values():  # warm-up, not measured
         await run()
+    order = list(sides.items())
     for _ in range(rounds):
-        for name, run in sides.items():
+        for name, run in order:
             results[name].append(await run())
+        order.reverse()
     return results
+
+
+def row(
+    name: str, unit: str, samples: dict[str, list[Sample]], note: str = "", cpu: bool = True
+) -> Row:
+    rates = {side: [s.rate for s in runs] for side, runs in samples.items()}
+    return Row(
+        name,
+        unit,
+        rates["sdk"],
+        rates["raw"],
+        rates.get("peer"),
+        note,
+        {side: [s.cpu_us for s in runs] for side, runs in samples.items()} if cpu else None,
+    )
 
 
 def gapic_wrap(stub_method: object) -> object | None:
@@ -152,7 +200,7 @@ async def unary_rows(target: str, rounds: int, calls: int) -> list[Row]:
         stub = scaiinfer.InferenceServiceStub(channel)
         wrapped = gapic_wrap(stub.ListModels)
 
-        async def sequential(call: Callable[[], Awaitable[object]]) -> float:
+        async def sequential(call: Callable[[], Awaitable[object]]) -> Sample:
             async def body() -> int:
                 for _ in range(calls):
                     await call()
@@ -160,7 +208,7 @@ async def unary_rows(target: str, rounds: int, calls: int) -> list[Row]:
 
             return await rate(calls, body)
 
-        async def concurrent(call: Callable[[], Awaitable[object]]) -> float:
+        async def concurrent(call: Callable[[], Awaitable[object]]) -> Sample:
             async def body() -> int:
                 in_flight = 64
                 per_worker = calls // in_flight
@@ -180,7 +228,7 @@ async def unary_rows(target: str, rounds: int, calls: int) -> list[Row]:
         def raw() -> Awaitable[object]:
             return stub.ListModels(request, metadata=METADATA)
 
-        sides: dict[str, Callable[[], Awaitable[float]]] = {
+        sides: dict[str, Callable[[], Awaitable[Sample]]] = {
             "sdk": lambda: sequential(sdk),
             "raw": lambda: sequential(raw),
         }
@@ -191,18 +239,21 @@ async def unary_rows(target: str, rounds: int, calls: int) -> list[Row]:
             rounds, {"sdk": lambda: concurrent(sdk), "raw": lambda: concurrent(raw)}
         )
     return [
-        Row(
-            "1. unary `list_models`, one at a time",
-            "calls/s",
-            one["sdk"],
-            one["raw"],
-            one.get("peer"),
-        ),
-        Row("2. unary `list_models`, 64 in flight", "calls/s", many["sdk"], many["raw"]),
+        row("1. unary `list_models`, one at a time", "calls/s", one),
+        # 64 calls share the thread: CPU per call is not one call's cost.
+        row("2. unary `list_models`, 64 in flight", "calls/s", many, cpu=False),
     ]
 
 
-async def stream_rows(target: str, rounds: int, chunks: int, events: int) -> list[Row]:
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) another process has used so far."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def stream_rows(
+    target: str, server_pid: int, rounds: int, chunks: int, events: int
+) -> list[Row]:
     request = scaiinfer.InferenceRequest(model=OMNI, messages=HI, max_tokens=chunks)
     async with (
         InferenceClient(target, token=TOKEN, tls=False) as client,
@@ -213,7 +264,7 @@ async def stream_rows(target: str, rounds: int, chunks: int, events: int) -> lis
         core_stub = scaicore.CoreRuntimeServiceStub(channel)
         wrapped = gapic_wrap(stub.StreamInference)
 
-        async def sdk_chunks() -> float:
+        async def sdk_chunks() -> Sample:
             async def body() -> int:
                 n = 0
                 async for _ in client.stream_inference(model=OMNI, messages=HI, max_tokens=chunks):
@@ -222,16 +273,22 @@ async def stream_rows(target: str, rounds: int, chunks: int, events: int) -> lis
 
             return await rate(chunks + 1, body)
 
-        async def raw_chunks() -> float:
+        served = [0.0, 0.0]  # chunks the fake sent to the raw stub, and its CPU seconds
+
+        async def raw_chunks() -> Sample:
             async def body() -> int:
                 n = 0
                 async for _ in stub.StreamInference(request, metadata=METADATA):
                     n += 1
                 return n
 
-            return await rate(chunks + 1, body)
+            server_cpu = process_cpu(server_pid)
+            sample = await rate(chunks + 1, body)
+            served[0] += chunks + 1
+            served[1] += process_cpu(server_pid) - server_cpu
+            return sample
 
-        async def peer_chunks() -> float:
+        async def peer_chunks() -> Sample:
             async def body() -> int:
                 n = 0
                 call = await wrapped(request, metadata=METADATA)  # type: ignore[operator, misc]
@@ -241,7 +298,7 @@ async def stream_rows(target: str, rounds: int, chunks: int, events: int) -> lis
 
             return await rate(chunks + 1, body)
 
-        sides: dict[str, Callable[[], Awaitable[float]]] = {"sdk": sdk_chunks, "raw": raw_chunks}
+        sides: dict[str, Callable[[], Awaitable[Sample]]] = {"sdk": sdk_chunks, "raw": raw_chunks}
         if wrapped is not None:
             sides["peer"] = peer_chunks
         small = await interleave(rounds, sides)
@@ -249,7 +306,7 @@ async def stream_rows(target: str, rounds: int, chunks: int, events: int) -> lis
         core_id = "bench-core"
         await asyncio.gather(*(cores.invoke_core(core_id=core_id) for _ in range(events - 1)))
 
-        async def sdk_events() -> float:
+        async def sdk_events() -> Sample:
             async def body() -> int:
                 n = 0
                 async with cores.stream_events(core_id) as stream:
@@ -261,7 +318,7 @@ async def stream_rows(target: str, rounds: int, chunks: int, events: int) -> lis
 
             return await rate(events, body)
 
-        async def raw_events() -> float:
+        async def raw_events() -> Sample:
             async def body() -> int:
                 n = 0
                 call = core_stub.StreamEvents(
@@ -277,16 +334,16 @@ async def stream_rows(target: str, rounds: int, chunks: int, events: int) -> lis
             return await rate(events, body)
 
         resumable = await interleave(rounds, {"sdk": sdk_events, "raw": raw_events})
+    fake_rate = served[0] / served[1] if served[1] else float("nan")
     return [
-        Row(
+        row(
             "3. `stream_inference` small chunks",
             "chunks/s",
-            small["sdk"],
-            small["raw"],
-            small.get("peer"),
-            note=f"{chunks} token chunks per stream; the fake serves {statistics.median(small['raw']):,.0f}/s",
+            small,
+            note=f"{chunks} token chunks per stream; the fake spends {1e6 / fake_rate:.0f} us "
+            f"of CPU per chunk: {fake_rate:,.0f} chunks/s on one core",
         ),
-        Row("4. `stream_events` (resumable)", "events/s", resumable["sdk"], resumable["raw"]),
+        row("4. `stream_events` (resumable)", "events/s", resumable),
     ]
 
 
@@ -420,15 +477,15 @@ def machine() -> str:
     )
 
 
-async def measure(args: argparse.Namespace, target: str) -> list[Row]:
+async def measure(args: argparse.Namespace, target: str, server_pid: int) -> list[Row]:
     rows = await unary_rows(target, args.rounds, args.calls)
-    rows += await stream_rows(target, args.rounds, args.chunks, args.events)
+    rows += await stream_rows(target, server_pid, args.rounds, args.chunks, args.events)
     return rows
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=21)
+    parser.add_argument("--rounds", type=int, default=41)
     parser.add_argument("--calls", type=int, default=1024)
     parser.add_argument("--chunks", type=int, default=3000)
     parser.add_argument("--events", type=int, default=3000)
@@ -451,7 +508,7 @@ def main() -> int:
         args.binary_gib, args.binary_rounds = 0.0625, 1
     server, target = start_server()
     try:
-        rows = asyncio.run(measure(args, target))
+        rows = asyncio.run(measure(args, target, server.pid))
         rows.append(binary_row(target, args.binary_rounds, int(args.binary_gib * (1 << 30))))
     finally:
         server.terminate()
@@ -472,6 +529,22 @@ def main() -> int:
     ]
     lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
     lines += imports
+    cpu_headers = [
+        "row",
+        "raw stub: main-thread CPU per op",
+        "SDK adds (us, median, IQR)",
+        "google-api-core adds",
+    ]
+    lines += [
+        "",
+        "Client CPU: the main thread's CPU time per operation (`time.thread_time()`),",
+        "where every wrapper runs; grpc's own threads are left out. What a wrapper",
+        "adds is the median of its per-round differences from the raw stub.",
+        "",
+        "| " + " | ".join(cpu_headers) + " |",
+        "|" + "---|" * len(cpu_headers),
+    ]
+    lines += ["| " + " | ".join(cells) + " |" for row in rows if (cells := row.cpu_cells())]
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.quick:
