@@ -589,8 +589,6 @@ class _StreamFlow(Generic[Req, Resp]):
                             self.on_progress()
                         self.last = message
                         yield message
-                        if self.call is None:
-                            return  # cancelled while the caller held the message
                 except grpc.aio.AioRpcError as exc:
                     error: errors.ScaiGridError = self.transport.error(exc, self.state)
                 except asyncio.TimeoutError:
@@ -601,8 +599,12 @@ class _StreamFlow(Generic[Req, Resp]):
                         attempts=self.state.attempt,
                     )
                 except asyncio.CancelledError:
+                    # A call cancelled by cancel() (while the caller held a
+                    # message, or from another task) raises CancelledError on
+                    # its next read: that ends the iteration. The task's own
+                    # cancellation propagates.
                     if self.call is None and not _cancelling():
-                        return  # cancel() from elsewhere ends the iteration
+                        return
                     raise
                 else:
                     self.finished, self.call = call, None

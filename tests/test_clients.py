@@ -262,6 +262,15 @@ async def test_cancel_from_another_task_ends_the_iteration(
     assert call.status == grpc.StatusCode.CANCELLED
 
 
+async def test_cancel_inside_the_loop_ends_it(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
+    stream = grid.inference.stream_inference(model=OMNI, messages=HI, max_tokens=50)
+    seen = []
+    async for chunk in stream:
+        seen.append(chunk.index)
+        stream.cancel()
+    assert seen == [0]
+
+
 async def test_cancelling_the_reading_task_still_cancels_it(
     fake: FakeScaiGrid, grid: ScaiGrid
 ) -> None:
