@@ -252,9 +252,8 @@ def process_cpu(pid: int) -> float:
 
 
 async def stream_rows(
-    target: str, server_pid: int, rounds: int, chunks: int, events: int
+    target: str, server_pid: int, rounds: int, chunks: int, reply_tokens: int, events: int
 ) -> list[Row]:
-    request = scaiinfer.InferenceRequest(model=OMNI, messages=HI, max_tokens=chunks)
     async with (
         InferenceClient(target, token=TOKEN, tls=False) as client,
         CoreRuntimeClient(target, token=TOKEN, tls=False) as cores,
@@ -264,44 +263,61 @@ async def stream_rows(
         core_stub = scaicore.CoreRuntimeServiceStub(channel)
         wrapped = gapic_wrap(stub.StreamInference)
 
-        async def sdk_chunks() -> Sample:
-            async def body() -> int:
-                n = 0
-                async for _ in client.stream_inference(model=OMNI, messages=HI, max_tokens=chunks):
-                    n += 1
-                return n
-
-            return await rate(chunks + 1, body)
-
         served = [0.0, 0.0]  # chunks the fake sent to the raw stub, and its CPU seconds
 
-        async def raw_chunks() -> Sample:
-            async def body() -> int:
-                n = 0
-                async for _ in stub.StreamInference(request, metadata=METADATA):
-                    n += 1
-                return n
+        def chunk_sides(tokens: int, streams: int) -> dict[str, Callable[[], Awaitable[Sample]]]:
+            """``streams`` replies of ``tokens`` token chunks (plus the final one)."""
+            request = scaiinfer.InferenceRequest(model=OMNI, messages=HI, max_tokens=tokens)
+            total = streams * (tokens + 1)
 
-            server_cpu = process_cpu(server_pid)
-            sample = await rate(chunks + 1, body)
-            served[0] += chunks + 1
-            served[1] += process_cpu(server_pid) - server_cpu
-            return sample
+            async def sdk() -> Sample:
+                async def body() -> int:
+                    n = 0
+                    for _ in range(streams):
+                        async for _ in client.stream_inference(
+                            model=OMNI, messages=HI, max_tokens=tokens
+                        ):
+                            n += 1
+                    return n
 
-        async def peer_chunks() -> Sample:
-            async def body() -> int:
-                n = 0
-                call = await wrapped(request, metadata=METADATA)  # type: ignore[operator, misc]
-                async for _ in call:
-                    n += 1
-                return n
+                return await rate(total, body)
 
-            return await rate(chunks + 1, body)
+            async def raw() -> Sample:
+                async def body() -> int:
+                    n = 0
+                    for _ in range(streams):
+                        async for _ in stub.StreamInference(request, metadata=METADATA):
+                            n += 1
+                    return n
 
-        sides: dict[str, Callable[[], Awaitable[Sample]]] = {"sdk": sdk_chunks, "raw": raw_chunks}
-        if wrapped is not None:
-            sides["peer"] = peer_chunks
-        small = await interleave(rounds, sides)
+                server_cpu = process_cpu(server_pid)
+                sample = await rate(total, body)
+                served[0] += total
+                served[1] += process_cpu(server_pid) - server_cpu
+                return sample
+
+            async def peer() -> Sample:
+                async def body() -> int:
+                    n = 0
+                    for _ in range(streams):
+                        call = await wrapped(request, metadata=METADATA)  # type: ignore[operator, misc]
+                        async for _ in call:
+                            n += 1
+                    return n
+
+                return await rate(total, body)
+
+            sides: dict[str, Callable[[], Awaitable[Sample]]] = {"sdk": sdk, "raw": raw}
+            if wrapped is not None:
+                sides["peer"] = peer
+            return sides
+
+        # Chat replies of a typical length, where opening each stream counts,
+        # and one long stream, where only the per-message path does.
+        replies = await interleave(
+            rounds, chunk_sides(reply_tokens, max(1, chunks // reply_tokens))
+        )
+        small = await interleave(rounds, chunk_sides(chunks, 1))
 
         core_id = "bench-core"
         await asyncio.gather(*(cores.invoke_core(core_id=core_id) for _ in range(events - 1)))
@@ -337,10 +353,16 @@ async def stream_rows(
     fake_rate = served[0] / served[1] if served[1] else float("nan")
     return [
         row(
-            "3. `stream_inference` small chunks",
+            f"3a. `stream_inference` small chunks, {reply_tokens}-token replies",
+            "chunks/s",
+            replies,
+            note=f"{max(1, chunks // reply_tokens)} replies in a row",
+        ),
+        row(
+            f"3b. `stream_inference` small chunks, one {chunks}-chunk stream",
             "chunks/s",
             small,
-            note=f"{chunks} token chunks per stream; the fake spends {1e6 / fake_rate:.0f} us "
+            note=f"the fake spends {1e6 / fake_rate:.0f} us "
             f"of CPU per chunk: {fake_rate:,.0f} chunks/s on one core",
         ),
         row("4. `stream_events` (resumable)", "events/s", resumable),
@@ -479,7 +501,9 @@ def machine() -> str:
 
 async def measure(args: argparse.Namespace, target: str, server_pid: int) -> list[Row]:
     rows = await unary_rows(target, args.rounds, args.calls)
-    rows += await stream_rows(target, server_pid, args.rounds, args.chunks, args.events)
+    rows += await stream_rows(
+        target, server_pid, args.rounds, args.chunks, args.reply_tokens, args.events
+    )
     return rows
 
 
@@ -488,6 +512,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=41)
     parser.add_argument("--calls", type=int, default=1024)
     parser.add_argument("--chunks", type=int, default=3000)
+    parser.add_argument("--reply-tokens", type=int, default=256)
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--binary-gib", type=float, default=2.0)
     parser.add_argument("--binary-rounds", type=int, default=5)
@@ -505,6 +530,7 @@ def main() -> int:
         return 0
     if args.quick:
         args.rounds, args.calls, args.chunks, args.events = 3, 256, 500, 500
+        args.reply_tokens = 100
         args.binary_gib, args.binary_rounds = 0.0625, 1
     server, target = start_server()
     try:
