@@ -520,7 +520,7 @@ class Transport:
                 f"idle_timeout: must be a positive number of seconds, got {idle_timeout!r}"
             )
         state = self.new_state(method, timeout, request_id, metadata)
-        return ServerStream(self, state, request, resume, idle_timeout)
+        return ServerStream(_StreamFlow(self, state, request, resume, idle_timeout))
 
 
 class _StreamFlow(Generic[Req, Resp]):
@@ -672,15 +672,8 @@ class ServerStream(Generic[Req, Resp]):
 
     __slots__ = ("_flow", "_messages")
 
-    def __init__(
-        self,
-        transport: Transport,
-        state: _CallState,
-        request: Req,
-        resume: Callable[[Req, Resp], Req] | None,
-        idle_timeout: float | None,
-    ) -> None:
-        self._flow = _StreamFlow(transport, state, request, resume, idle_timeout)
+    def __init__(self, flow: _StreamFlow[Req, Resp]) -> None:
+        self._flow = flow
         self._messages: AsyncGenerator[Resp, None] | None = None
 
     @property

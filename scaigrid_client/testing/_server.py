@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import pathlib
 import secrets
@@ -94,7 +95,7 @@ class _Fault:
     pushback_ms: int | str | None
 
     def error(self) -> FakeError:
-        return FakeError(self.status, self.code or "", self.message)
+        return FakeError(self.status, self.code or "", self.message, self.pushback_ms)
 
 
 @dataclass
@@ -588,14 +589,24 @@ class FakeScaiGrid:
         md.extend((k, v) for k, v in call.metadata.items() if k.startswith(_ECHO_PREFIX))
         return md
 
-    async def _fail(self, call: Call, context: Any, error: FakeError, fault: _Fault | None) -> None:
-        call.status, call.code = error.status, error.code or None
-        trailers = self._response_metadata(call)
-        if error.code:
-            trailers.append(("scaigrid-error-code", error.code))
-        if fault is not None and fault.pushback_ms is not None:
-            trailers.append(("grpc-retry-pushback-ms", str(fault.pushback_ms)))
-        await context.abort(error.status, error.message, trailing_metadata=tuple(trailers))
+    @contextlib.asynccontextmanager
+    async def _journaled(self, call: Call, context: Any) -> AsyncIterator[None]:
+        """Answer a FakeError raised by the handler, and journal how the call ended."""
+        try:
+            yield
+        except FakeError as error:
+            call.status, call.code = error.status, error.code or None
+            trailers = self._response_metadata(call)
+            if error.code:
+                trailers.append(("scaigrid-error-code", error.code))
+            if error.pushback_ms is not None:
+                trailers.append(("grpc-retry-pushback-ms", str(error.pushback_ms)))
+            await context.abort(error.status, error.message, trailing_metadata=tuple(trailers))
+        except BaseException as exc:
+            call.status = _abort_status(context, exc)
+            raise
+        finally:
+            call.ended = time.time()
 
     def _unary(
         self, method: str, scope: str, impl: Callable[[FakeScaiGrid, Any], Awaitable[Any]]
@@ -604,8 +615,7 @@ class FakeScaiGrid:
 
         async def handle(request: Any, context: Any) -> Any:
             call = self._begin(method, request, context)
-            fault: _Fault | None = None
-            try:
+            async with self._journaled(call, context):
                 fault = await self._prologue(method, scope, call)
                 if fault is not None and not fault.after_effect:
                     raise fault.error()
@@ -622,13 +632,6 @@ class FakeScaiGrid:
                 context.set_trailing_metadata(echo)
                 call.status, call.messages = grpc.StatusCode.OK, 1
                 return response
-            except FakeError as error:
-                await self._fail(call, context, error, fault)
-            except BaseException as exc:
-                call.status = _abort_status(context, exc)
-                raise
-            finally:
-                call.ended = time.time()
 
         return handle
 
@@ -641,33 +644,27 @@ class FakeScaiGrid:
         async def handle(request: Any, context: Any) -> AsyncIterator[Any]:
             call = self._begin(method, request, context)
             stream = _Stream()
-            fault: _Fault | None = None
             self._streams.add(stream)
             try:
-                fault = await self._prologue(method, scope, call)
-                fail_at = -1
-                if fault is not None:
-                    if fault.after_messages == 0 and not fault.after_effect:
-                        raise fault.error()  # Trailers-Only: no headers were sent
-                    fail_at = fault.after_messages
-                await context.send_initial_metadata(self._response_metadata(call))
-                async for response in impl(self, request, stream):
-                    if call.messages == fail_at and fault is not None:
+                async with self._journaled(call, context):
+                    fault = await self._prologue(method, scope, call)
+                    fail_at = -1
+                    if fault is not None:
+                        if fault.after_messages == 0 and not fault.after_effect:
+                            raise fault.error()  # Trailers-Only: no headers were sent
+                        fail_at = fault.after_messages
+                    await context.send_initial_metadata(self._response_metadata(call))
+                    async for response in impl(self, request, stream):
+                        if call.messages == fail_at and fault is not None:
+                            raise fault.error()
+                        yield response
+                        call.messages += 1
+                    if fault is not None:
                         raise fault.error()
-                    yield response
-                    call.messages += 1
-                if fault is not None:
-                    raise fault.error()
-                context.set_trailing_metadata(self._response_metadata(call))
-                call.status = grpc.StatusCode.OK
-            except FakeError as error:
-                await self._fail(call, context, error, fault)
-            except BaseException as exc:
-                call.status = _abort_status(context, exc)
-                raise
+                    context.set_trailing_metadata(self._response_metadata(call))
+                    call.status = grpc.StatusCode.OK
             finally:
                 self._streams.discard(stream)
-                call.ended = time.time()
 
         return handle
 

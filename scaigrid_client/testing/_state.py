@@ -27,11 +27,18 @@ __all__ = ["FakeBackend", "FakeError", "HeartbeatRecord"]
 class FakeError(Exception):
     """An error the fake gateway answers with."""
 
-    def __init__(self, status: grpc.StatusCode, code: str, message: str) -> None:
+    def __init__(
+        self,
+        status: grpc.StatusCode,
+        code: str,
+        message: str,
+        pushback_ms: int | str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.pushback_ms = pushback_ms  # sent as grpc-retry-pushback-ms
 
 
 def invalid(field_name: str, problem: str) -> FakeError:
