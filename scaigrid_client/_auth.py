@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -12,6 +13,12 @@ from typing import Protocol, runtime_checkable
 from scaigrid_client.errors import TokenProviderError
 
 __all__ = ["ScaiKeyTokenProvider", "TokenProvider", "TokenSource"]
+
+logger = logging.getLogger("scaigrid_client")
+
+# A plain token function runs on the event loop before every call; one slower
+# than this is blocking the loop, which is worth saying once.
+SLOW_TOKEN_FUNCTION = 0.05
 
 
 @runtime_checkable
@@ -40,11 +47,21 @@ class _CallableToken:
 
     def __init__(self, fn: Callable[[], Awaitable[str] | str]) -> None:
         self._fn = fn
+        self._warned = False
 
     async def get_token(self) -> str:
+        started = time.monotonic()
         token = self._fn()
         if inspect.isawaitable(token):
             token = await token
+        elif not self._warned and time.monotonic() - started > SLOW_TOKEN_FUNCTION:
+            self._warned = True
+            logger.warning(
+                "the token function %s blocked the event loop for %.0f ms before a call; "
+                "return a cached token from it, or make it async",
+                getattr(self._fn, "__qualname__", "?"),
+                (time.monotonic() - started) * 1000,
+            )
         if not isinstance(token, str) or not token:
             raise TokenProviderError("the token function returned no token (an empty value)")
         return token

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections.abc import AsyncIterator
 
 import grpc
@@ -496,6 +497,27 @@ async def test_sync_token_function_and_capacity_bugs(fake: FakeScaiGrid) -> None
         await loop.stop()
     assert loop.failed == 1
     assert loop.sent >= 2
+
+
+async def test_a_blocking_token_function_is_named_once(
+    fake: FakeScaiGrid, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A plain function runs on the event loop: one that blocks it (a network
+    # fetch, say) still works, and the log says so, once.
+    def slow_token() -> str:
+        time.sleep(0.06)
+        return fake.token
+
+    with caplog.at_level(logging.WARNING, logger="scaigrid_client"):
+        async with ScaiGrid(fake.target, token=slow_token, tls=False) as grid:
+            await grid.inference.list_models()
+            await grid.inference.list_models()
+    warnings = [
+        r.getMessage() for r in caplog.records if "blocked the event loop" in r.getMessage()
+    ]
+    assert len(warnings) == 1
+    assert "slow_token" in warnings[0]
+    assert fake.token not in caplog.text
 
 
 async def test_stream_call_info(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
