@@ -93,6 +93,15 @@ async def test_fixture_async(scaigrid_fake: FakeScaiGrid) -> None:
     assert len(scaigrid_fake.calls()) == 1
 
 
+@pytest.mark.scaigrid_fake(record_responses=True, token="sgst_marked_fixture")
+def test_fixture_takes_options_from_a_marker(scaigrid_fake: FakeScaiGrid) -> None:
+    assert scaigrid_fake.token == "sgst_marked_fixture"
+    with grpc.insecure_channel(scaigrid_fake.target) as channel:
+        stub = scaiinfer.InferenceServiceStub(channel)
+        reply = stub.ListModels(scaiinfer.ListModelsRequest(), metadata=auth(scaigrid_fake.token))
+    assert scaigrid_fake.calls("InferenceService.ListModels")[0].responses == [reply]
+
+
 def _start_standalone(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "scaigrid_client._cli", "fake", *args],

@@ -582,3 +582,25 @@ async def test_journal_can_be_bounded(channel: grpc.aio.Channel) -> None:
                 )
         assert [c.request.core_id for c in small.calls()] == ["c2", "c3", "c4"]  # type: ignore[attr-defined]
         assert len(small.state.cores) == 5
+
+
+async def test_the_journal_records_every_response_when_asked() -> None:
+    async with FakeScaiGrid(record_responses=True) as fake:
+        async with grpc.aio.insecure_channel(fake.target) as channel:
+            stub = scaiinfer.InferenceServiceStub(channel)
+            request = scaiinfer.InferenceRequest(model=OMNI, messages=user("hi"), max_tokens=5)
+            received = [c async for c in stub.StreamInference(request, metadata=auth(fake.token))]
+            models = await stub.ListModels(scaiinfer.ListModelsRequest(), metadata=auth(fake.token))
+        stream_call = fake.calls("InferenceService.StreamInference")[0]
+        assert stream_call.responses == received  # every frame, in order
+        assert stream_call.messages == len(received) == 6
+        assert fake.calls("InferenceService.ListModels")[0].responses == [models]
+
+
+async def test_the_journal_keeps_no_responses_by_default(fake: FakeScaiGrid) -> None:
+    async with grpc.aio.insecure_channel(fake.target) as channel:
+        stub = scaiinfer.InferenceServiceStub(channel)
+        request = scaiinfer.InferenceRequest(model=OMNI, messages=user("hi"), max_tokens=5)
+        assert len([c async for c in stub.StreamInference(request, metadata=auth(fake.token))]) == 6
+    call = fake.calls("InferenceService.StreamInference")[0]
+    assert (call.messages, call.responses) == (6, [])

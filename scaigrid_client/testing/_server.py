@@ -21,7 +21,7 @@ import time
 import types
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import grpc
@@ -73,6 +73,9 @@ class Call:
     """Response messages sent (1 for a successful unary call)."""
     time_remaining: float | None = None
     """Seconds left of the client's deadline when the attempt arrived (None: no deadline)."""
+    responses: list[_message.Message] = field(default_factory=list)
+    """Every response message sent, in order, when the fake records them
+    (``FakeScaiGrid(record_responses=True)``); empty otherwise."""
 
     def __repr__(self) -> str:
         # The journal keeps the authorization header for assertions, but a
@@ -151,6 +154,9 @@ class FakeScaiGrid:
     a training job takes per step; ``token_interval`` paces streamed tokens
     (0: as fast as the transport allows). ``max_calls`` keeps only the newest
     calls in the journal (None: all), for fakes that run for hours.
+    ``record_responses=True`` keeps every response message sent in its
+    call's ``responses`` (every frame of a stream; mind the memory on large
+    outputs).
     """
 
     def __init__(
@@ -166,6 +172,7 @@ class FakeScaiGrid:
         token_interval: float = 0.0,
         binary_chunk_size: int = 1 << 20,
         max_calls: int | None = None,
+        record_responses: bool = False,
     ) -> None:
         if require_client_cert and not tls:
             raise ValueError("require_client_cert: mTLS needs tls=True as well")
@@ -183,6 +190,7 @@ class FakeScaiGrid:
         self._faults: dict[str, deque[_Fault]] = {}
         self._delays: dict[str, deque[float]] = {}
         self._calls: deque[Call] = deque(maxlen=max_calls)
+        self.record_responses = record_responses
         self._idempotent: dict[tuple[str, str], _message.Message] = {}
         self._streams: set[_Stream] = set()
         self._backend: FakeBackend | None = None
@@ -631,6 +639,8 @@ class FakeScaiGrid:
                 await context.send_initial_metadata(echo)
                 context.set_trailing_metadata(echo)
                 call.status, call.messages = grpc.StatusCode.OK, 1
+                if self.record_responses:
+                    call.responses.append(response)
                 return response
 
         return handle
@@ -659,6 +669,8 @@ class FakeScaiGrid:
                             raise fault.error()
                         yield response
                         call.messages += 1
+                        if self.record_responses:
+                            call.responses.append(response)
                     if fault is not None:
                         raise fault.error()
                     context.set_trailing_metadata(self._response_metadata(call))
