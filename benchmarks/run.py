@@ -8,8 +8,9 @@ on the same server in interleaved rounds (A B A B ...) and reports the median
 of the per-round SDK/raw ratios, with min and max: on a shared, noisy machine
 ratios are the result, not absolute times. A second table gives the client
 main thread's CPU time per operation, where any wrapper's cost lives, and
-what each wrapper adds to the raw stub's. Both are printed and written to
-benchmarks/RESULTS.md.
+what each wrapper adds to the raw stub's; a third counts the Python calls
+per operation, which barely vary between runs. All are printed and written
+to benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Sample:
 
     rate: float
     cpu_us: float
+    ops: int
 
 
 @dataclass
@@ -59,6 +61,7 @@ class Row:
     peer: list[float] | None = None
     note: str = ""
     cpu: dict[str, list[float]] | None = None  # side -> main-thread CPU us/op per round
+    calls: dict[str, float] | None = None  # side -> Python calls per op (deterministic)
 
     def cpu_cells(self) -> list[str] | None:
         """Main-thread CPU per operation: raw, and what each wrapper adds to it
@@ -75,6 +78,19 @@ class Row:
             return f"**{statistics.median(diffs):+.2f}** ({q1:+.2f} to {q3:+.2f})"
 
         return [self.name, f"{statistics.median(raw):.2f} us", added("sdk"), added("peer")]
+
+    def calls_cells(self) -> list[str] | None:
+        if not self.calls:
+            return None
+        raw = self.calls["raw"]
+
+        def side(name: str) -> str:
+            if name not in self.calls:  # type: ignore[operator]
+                return "-"
+            value = self.calls[name]  # type: ignore[index]
+            return f"{value:.2f} (**{value - raw:+.2f}**)"
+
+        return [self.name, f"{raw:.2f}", side("sdk"), side("peer")]
 
     def ratios(self, other: list[float]) -> list[float]:
         return [a / b for a, b in zip(other, self.raw, strict=True)]
@@ -141,7 +157,7 @@ async def rate(count: int, body: Callable[[], Awaitable[int]]) -> Sample:
     done = await body()
     elapsed, cpu = time.perf_counter() - start, time.thread_time() - cpu
     assert done == count, (done, count)
-    return Sample(count / elapsed, cpu / count * 1e6)
+    return Sample(count / elapsed, cpu / count * 1e6, count)
 
 
 async def interleave(
@@ -160,8 +176,36 @@ async def interleave(
     return results
 
 
+async def calls_per_op(sides: dict[str, Callable[[], Awaitable[Sample]]]) -> dict[str, float]:
+    """Python function calls the main thread makes per operation, counted
+    under ``sys.setprofile`` in one more run of each side. Unlike times, the
+    count hardly varies from run to run: it shows the work a wrapper adds
+    where timing noise hides it."""
+    counts: dict[str, float] = {}
+    for name, run in sides.items():
+        calls = 0
+
+        def count(frame: object, event: str, arg: object) -> None:
+            nonlocal calls
+            if event == "call":  # Python functions, and each resumption of a coroutine
+                calls += 1
+
+        sys.setprofile(count)
+        try:
+            sample = await run()
+        finally:
+            sys.setprofile(None)
+        counts[name] = calls / sample.ops
+    return counts
+
+
 def row(
-    name: str, unit: str, samples: dict[str, list[Sample]], note: str = "", cpu: bool = True
+    name: str,
+    unit: str,
+    samples: dict[str, list[Sample]],
+    note: str = "",
+    cpu: bool = True,
+    calls: dict[str, float] | None = None,
 ) -> Row:
     rates = {side: [s.rate for s in runs] for side, runs in samples.items()}
     return Row(
@@ -172,6 +216,7 @@ def row(
         rates.get("peer"),
         note,
         {side: [s.cpu_us for s in runs] for side, runs in samples.items()} if cpu else None,
+        calls,
     )
 
 
@@ -235,11 +280,12 @@ async def unary_rows(target: str, rounds: int, calls: int) -> list[Row]:
         if wrapped is not None:
             sides["peer"] = lambda: sequential(lambda: wrapped(request, metadata=METADATA))  # type: ignore[operator]
         one = await interleave(rounds, sides)
+        one_calls = await calls_per_op(sides)
         many = await interleave(
             rounds, {"sdk": lambda: concurrent(sdk), "raw": lambda: concurrent(raw)}
         )
     return [
-        row("1. unary `list_models`, one at a time", "calls/s", one),
+        row("1. unary `list_models`, one at a time", "calls/s", one, calls=one_calls),
         # 64 calls share the thread: CPU per call is not one call's cost.
         row("2. unary `list_models`, 64 in flight", "calls/s", many, cpu=False),
     ]
@@ -314,10 +360,12 @@ async def stream_rows(
 
         # Chat replies of a typical length, where opening each stream counts,
         # and one long stream, where only the per-message path does.
-        replies = await interleave(
-            rounds, chunk_sides(reply_tokens, max(1, chunks // reply_tokens))
-        )
-        small = await interleave(rounds, chunk_sides(chunks, 1))
+        reply_sides = chunk_sides(reply_tokens, max(1, chunks // reply_tokens))
+        replies = await interleave(rounds, reply_sides)
+        replies_calls = await calls_per_op(reply_sides)
+        small_sides = chunk_sides(chunks, 1)
+        small = await interleave(rounds, small_sides)
+        small_calls = await calls_per_op(small_sides)
 
         core_id = "bench-core"
         await asyncio.gather(*(cores.invoke_core(core_id=core_id) for _ in range(events - 1)))
@@ -349,7 +397,12 @@ async def stream_rows(
 
             return await rate(events, body)
 
-        resumable = await interleave(rounds, {"sdk": sdk_events, "raw": raw_events})
+        event_sides: dict[str, Callable[[], Awaitable[Sample]]] = {
+            "sdk": sdk_events,
+            "raw": raw_events,
+        }
+        resumable = await interleave(rounds, event_sides)
+        resumable_calls = await calls_per_op(event_sides)
     fake_rate = served[0] / served[1] if served[1] else float("nan")
     return [
         row(
@@ -357,15 +410,17 @@ async def stream_rows(
             "chunks/s",
             replies,
             note=f"{max(1, chunks // reply_tokens)} replies in a row",
+            calls=replies_calls,
         ),
         row(
             f"3b. `stream_inference` small chunks, one {chunks}-chunk stream",
             "chunks/s",
             small,
+            calls=small_calls,
             note=f"the fake spends {1e6 / fake_rate:.0f} us "
             f"of CPU per chunk: {fake_rate:,.0f} chunks/s on one core",
         ),
-        row("4. `stream_events` (resumable)", "events/s", resumable),
+        row("4. `stream_events` (resumable)", "events/s", resumable, calls=resumable_calls),
     ]
 
 
@@ -571,6 +626,22 @@ def main() -> int:
         "|" + "---|" * len(cpu_headers),
     ]
     lines += ["| " + " | ".join(cells) + " |" for row in rows if (cells := row.cpu_cells())]
+    calls_headers = [
+        "row",
+        "raw stub: Python calls per op",
+        "SDK (added)",
+        "google-api-core (added)",
+    ]
+    lines += [
+        "",
+        "Python function calls (and coroutine resumptions) the main thread makes per",
+        "operation, counted with `sys.setprofile` in one extra run of each side: nearly",
+        "the same in every run, so it shows the work a wrapper adds where time is noise.",
+        "",
+        "| " + " | ".join(calls_headers) + " |",
+        "|" + "---|" * len(calls_headers),
+    ]
+    lines += ["| " + " | ".join(cells) + " |" for row in rows if (cells := row.calls_cells())]
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.quick:
