@@ -489,12 +489,23 @@ async def _run_fake(args: argparse.Namespace) -> int:
         max_calls=args.max_calls,
     )
     async with fake:
+        control = None
+        if args.control_port is not None:
+            from scaigrid_client.testing._control import ControlServer
+
+            control = ControlServer(fake, args.host, args.control_port).start()
         print(f"target: {fake.target}", flush=True)
         print(f"token: {fake.token}", flush=True)
+        if control is not None:
+            print(f"control: {control.url}", flush=True)
         if args.tls_dir is not None:
             print(f"tls: certificates in {args.tls_dir}", flush=True)
         print("serving; Ctrl-C to stop", file=sys.stderr, flush=True)
-        await stop.wait()
+        try:
+            await stop.wait()
+        finally:
+            if control is not None:
+                control.close()
     print("stopped", file=sys.stderr, flush=True)
     return 0
 
@@ -693,6 +704,12 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=100_000,
         help="calls kept in the journal, newest first (100000), so memory stays bounded",
+    )
+    fake.add_argument(
+        "--control-port",
+        type=int,
+        help="also serve the HTTP control plane (faults, journal, reset) on this port; "
+        "0 picks a free one (see docs/testing.md)",
     )
     return parser
 

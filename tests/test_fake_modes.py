@@ -110,13 +110,14 @@ def _start_standalone(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]
         text=True,
     )
     info: dict[str, str] = {}
+    expected = {"target", "token"} | ({"control"} if "--control-port" in args else set())
     assert proc.stdout is not None
-    while len(info) < 2:
+    while not expected <= info.keys():
         line = proc.stdout.readline()
         if not line:
             raise AssertionError(f"fake exited early: {proc.stderr.read() if proc.stderr else ''}")
         key, _, value = line.strip().partition(": ")
-        if key in ("target", "token"):
+        if key in expected:
             info[key] = value
     return proc, info
 
@@ -167,3 +168,65 @@ def test_standalone_help_has_example() -> None:
         env={**os.environ, "COLUMNS": "100"},
     )
     assert "--port" in out.stdout and "example:" in out.stdout
+
+
+@pytest.mark.asyncio
+async def test_standalone_control_plane_drives_faults_journal_and_tokens() -> None:
+    import httpx
+
+    from scaigrid_client import RetryPolicy, ScaiGrid, errors
+
+    proc, info = _start_standalone(
+        "--port", str(free_port()), "--token", "sgst_control_test", "--control-port", "0"
+    )
+    fast = RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
+    try:
+        async with httpx.AsyncClient(base_url=info["control"], timeout=10) as control:
+            fault = {
+                "method": "InferenceService.ListModels",
+                "status": "UNAVAILABLE",
+                "code": "backend_unavailable",
+                "times": 2,
+            }
+            assert (await control.post("/fail", json=fault)).status_code == 200
+            async with ScaiGrid(info["target"], token=info["token"], tls=False, retry=fast) as grid:
+                assert len(await grid.inference.list_models(request_id="ctl-1")) == 3
+
+            journal = await control.get("/calls", params={"method": "InferenceService.ListModels"})
+            calls = journal.json()["calls"]
+            assert [c["status"] for c in calls] == ["UNAVAILABLE", "UNAVAILABLE", "OK"]
+            assert [c["code"] for c in calls] == ["backend_unavailable"] * 2 + [None]
+            assert {c["request_id"] for c in calls} == {"ctl-1"}
+            assert calls[0]["metadata"]["authorization"] == "<redacted>"
+            assert "sgst_control_test" not in journal.text
+
+            # A token scoped to inference only: the core runtime refuses it.
+            minted = await control.post("/tokens", json={"scopes": ["scaiinfer"]})
+            token = minted.json()["token"]
+            async with ScaiGrid(info["target"], token=token, tls=False) as grid:
+                assert len(await grid.inference.list_models()) == 3
+                with pytest.raises(errors.PermissionDeniedError):
+                    await grid.core.invoke_core(core_id="c1")
+
+            state = (await control.get("/state")).json()
+            assert "scailabs/poolnoodle-omni" in state["models"]
+            assert (await control.post("/drop_streams")).json() == {"dropped": 0}
+            assert (await control.post("/reset")).json() == {}
+            assert (await control.get("/calls")).json() == {"calls": []}
+
+            # Bad input: 400, naming the field; an unknown path: 404.
+            for body, field in [
+                ({"status": "UNAVAILABLE"}, "method"),
+                ({"method": "InferenceService.ListModels", "status": "NOPE"}, "status"),
+                ({"method": "Nope.Nothing", "status": "INTERNAL"}, "method"),
+                ({"method": "InferenceService.Embed", "status": "INTERNAL", "times": "2"}, "times"),
+            ]:
+                answer = await control.post("/fail", json=body)
+                assert answer.status_code == 400
+                assert answer.json()["error"].startswith(f"{field}:")
+            assert (await control.post("/fail", content=b"{not json")).status_code == 400
+            assert (await control.get("/nothing")).status_code == 404
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+    assert proc.returncode == 0
