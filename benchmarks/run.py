@@ -562,6 +562,18 @@ async def measure(args: argparse.Namespace, target: str, server_pid: int) -> lis
     return rows
 
 
+def table(caption: list[str], headers: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table after a blank line and its caption."""
+    return [
+        "",
+        *caption,
+        "",
+        "| " + " | ".join(headers) + " |",
+        "|" + "---|" * len(headers),
+        *("| " + " | ".join(cells) + " |" for cells in rows),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=41)
@@ -610,38 +622,29 @@ def main() -> int:
     ]
     lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
     lines += imports
-    cpu_headers = [
-        "row",
-        "raw stub: main-thread CPU per op",
-        "SDK adds (us, median, IQR)",
-        "google-api-core adds",
-    ]
-    lines += [
-        "",
-        "Client CPU: the main thread's CPU time per operation (`time.thread_time()`),",
-        "where every wrapper runs; grpc's own threads are left out. What a wrapper",
-        "adds is the median of its per-round differences from the raw stub.",
-        "",
-        "| " + " | ".join(cpu_headers) + " |",
-        "|" + "---|" * len(cpu_headers),
-    ]
-    lines += ["| " + " | ".join(cells) + " |" for row in rows if (cells := row.cpu_cells())]
-    calls_headers = [
-        "row",
-        "raw stub: Python calls per op",
-        "SDK (added)",
-        "google-api-core (added)",
-    ]
-    lines += [
-        "",
-        "Python function calls (and coroutine resumptions) the main thread makes per",
-        "operation, counted with `sys.setprofile` in one extra run of each side: nearly",
-        "the same in every run, so it shows the work a wrapper adds where time is noise.",
-        "",
-        "| " + " | ".join(calls_headers) + " |",
-        "|" + "---|" * len(calls_headers),
-    ]
-    lines += ["| " + " | ".join(cells) + " |" for row in rows if (cells := row.calls_cells())]
+    lines += table(
+        [
+            "Client CPU: the main thread's CPU time per operation (`time.thread_time()`),",
+            "where every wrapper runs; grpc's own threads are left out. What a wrapper",
+            "adds is the median of its per-round differences from the raw stub.",
+        ],
+        [
+            "row",
+            "raw stub: main-thread CPU per op",
+            "SDK adds (us, median, IQR)",
+            "google-api-core adds",
+        ],
+        [cells for row in rows if (cells := row.cpu_cells())],
+    )
+    lines += table(
+        [
+            "Python function calls (and coroutine resumptions) the main thread makes per",
+            "operation, counted with `sys.setprofile` in one extra run of each side: nearly",
+            "the same in every run, so it shows the work a wrapper adds where time is noise.",
+        ],
+        ["row", "raw stub: Python calls per op", "SDK (added)", "google-api-core (added)"],
+        [cells for row in rows if (cells := row.calls_cells())],
+    )
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.quick:

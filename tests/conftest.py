@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
 import pytest_asyncio
 
-from scaigrid_client.testing import FakeScaiGrid
+from scaigrid_client.testing import Call, FakeScaiGrid
 
 
 @pytest_asyncio.fixture
@@ -22,3 +23,12 @@ async def channel(fake: FakeScaiGrid) -> AsyncIterator[grpc.aio.Channel]:
 
 def auth(token: str, **extra: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"), *extra.items())
+
+
+async def ended(call: Call, within: float = 2.0) -> Call:
+    """The journaled call, once the fake has seen it end (or ``within`` passed)."""
+    for _ in range(int(within / 0.01)):
+        if call.ended is not None:
+            break
+        await asyncio.sleep(0.01)
+    return call

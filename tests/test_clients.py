@@ -27,6 +27,7 @@ from scaigrid_client import (
 )
 from scaigrid_client.testing import FakeScaiGrid
 from scaigrid_client.v1 import scaicore, scaimind
+from tests.conftest import ended
 
 OMNI = "scailabs/poolnoodle-omni"
 HI = [{"role": "user", "content": "Hi"}]
@@ -226,11 +227,7 @@ async def test_break_cancels_the_call(fake: FakeScaiGrid, grid: ScaiGrid) -> Non
     fake.token_interval = 0.01
     async for _chunk in grid.inference.stream_inference(model=OMNI, messages=HI, max_tokens=500):
         break
-    for _ in range(100):
-        call = fake.calls("InferenceService.StreamInference")[0]
-        if call.ended is not None:
-            break
-        await asyncio.sleep(0.01)
+    call = await ended(fake.calls("InferenceService.StreamInference")[0])
     assert call.status == grpc.StatusCode.CANCELLED
     assert call.messages < 50
 
@@ -255,11 +252,7 @@ async def test_cancel_from_another_task_ends_the_iteration(
     await asyncio.wait_for(reader, 5)
     assert seen == list(range(1, len(seen) + 1))
     assert [e async for e in stream] == []  # and it stays ended
-    call = fake.calls("CoreRuntimeService.StreamEvents")[0]
-    for _ in range(100):
-        if call.ended is not None:
-            break
-        await asyncio.sleep(0.01)
+    call = await ended(fake.calls("CoreRuntimeService.StreamEvents")[0])
     assert call.status == grpc.StatusCode.CANCELLED
 
 
@@ -285,11 +278,7 @@ async def test_cancelling_the_reading_task_still_cancels_it(
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
-    call = fake.calls("CoreRuntimeService.StreamEvents")[0]
-    for _ in range(100):
-        if call.ended is not None:
-            break
-        await asyncio.sleep(0.01)
+    call = await ended(fake.calls("CoreRuntimeService.StreamEvents")[0])
     assert call.status == grpc.StatusCode.CANCELLED
 
 
