@@ -700,8 +700,13 @@ class ServerStream(Generic[Req, Resp]):
         self._flow.cancel()
 
     async def aclose(self) -> None:
-        """Cancel the call; the same as ``cancel()``, for ``async with``."""
+        """Cancel the call and close the iterator (for ``async with``)."""
         self._flow.cancel()
+        messages = self._messages
+        # Closed here rather than by asyncio's finalizer when dropped; not
+        # while another task is inside it (aclose() would raise then).
+        if messages is not None and not getattr(messages, "ag_running", True):
+            await messages.aclose()
 
     async def initial_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
         """The response headers of the current (or finished) attempt; empty

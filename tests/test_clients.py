@@ -68,6 +68,8 @@ async def test_every_client_method(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
     stream = grid.core.stream_events("c1")
     events = [await stream.__anext__() for _ in range(4)]
     await stream.aclose()
+    with pytest.raises(StopAsyncIteration):
+        await stream.__anext__()
     assert [e.sequence for e in events] == [1, 2, 3, 4]
     # Every call carried the token, a request id and a user agent naming the SDK.
     for call in fake.calls():
