@@ -487,6 +487,7 @@ async def _run_fake(args: argparse.Namespace) -> int:
         tls_dir=args.tls_dir,
         step_interval=args.step_interval,
         max_calls=args.max_calls,
+        record_responses=args.record_responses,
     )
     async with fake:
         control = None
@@ -704,6 +705,11 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=100_000,
         help="calls kept in the journal, newest first (100000), so memory stays bounded",
+    )
+    fake.add_argument(
+        "--record-responses",
+        action="store_true",
+        help="keep every response message sent in the journal (see the control plane's /calls)",
     )
     fake.add_argument(
         "--control-port",

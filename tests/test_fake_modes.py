@@ -177,7 +177,13 @@ async def test_standalone_control_plane_drives_faults_journal_and_tokens() -> No
     from scaigrid_client import RetryPolicy, ScaiGrid, errors
 
     proc, info = _start_standalone(
-        "--port", str(free_port()), "--token", "sgst_control_test", "--control-port", "0"
+        "--port",
+        str(free_port()),
+        "--token",
+        "sgst_control_test",
+        "--control-port",
+        "0",
+        "--record-responses",
     )
     fast = RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
     try:
@@ -198,6 +204,8 @@ async def test_standalone_control_plane_drives_faults_journal_and_tokens() -> No
             assert [c["code"] for c in calls] == ["backend_unavailable"] * 2 + [None]
             assert {c["request_id"] for c in calls} == {"ctl-1"}
             assert calls[0]["metadata"]["authorization"] == "<redacted>"
+            assert [len(c["responses"]) for c in calls] == [0, 0, 1]  # --record-responses
+            assert len(calls[2]["responses"][0]["models"]) == 3
             assert "sgst_control_test" not in journal.text
 
             # A token scoped to inference only: the core runtime refuses it.
