@@ -19,9 +19,20 @@ Errors are in :mod:`scaigrid_client.errors`; the raw stubs in
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
 
 from scaigrid_client._version import __version__
+
+# grpc-core writes its own log lines to stderr (handshake failures at INFO,
+# key errors at ERROR) in its own format; the SDK raises each such failure
+# as a typed error that says what went wrong, so those lines are off unless
+# the application set GRPC_VERBOSITY itself (docs: README, "Logging"). grpc
+# reads the variable once, when it is imported: an application that imports
+# grpc before this package keeps grpc's default.
+_GRPC_LOGS_SILENCED = "GRPC_VERBOSITY" not in os.environ
+if _GRPC_LOGS_SILENCED:
+    os.environ["GRPC_VERBOSITY"] = "NONE"
 
 if TYPE_CHECKING:
     from scaigrid_client import errors

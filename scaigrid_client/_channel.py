@@ -113,11 +113,15 @@ def is_loopback(target: str) -> bool:
     import ipaddress
 
     host = target
-    for scheme in ("ipv4:", "ipv6:", "dns:///"):
-        if host.startswith(scheme):
-            host = host[len(scheme) :]
     if host.startswith(("unix:", "unix-abstract:")):
         return True
+    if host.startswith("dns:"):
+        # dns:host:port, dns:///host:port or dns://authority/host:port
+        host = host[len("dns:") :]
+        if host.startswith("//"):
+            host = host[2:].partition("/")[2]
+    elif host.startswith(("ipv4:", "ipv6:")):
+        host = host[len("ipv4:") :]
     hosts = [h.rsplit(":", 1)[0].strip("[]") for h in host.split(",")]
     for h in hosts:
         if h == "localhost":

@@ -193,7 +193,11 @@ def _sampling(
     if stop:
         if isinstance(stop, str):
             stop = [stop]
-        fields["stop"] = [_text(s, "stop") for s in stop]
+        for i, sequence in enumerate(stop):
+            # Whitespace is a normal stop sequence ("\n", "\n\n"); only "" is not.
+            if not isinstance(sequence, str) or not sequence:
+                raise ValueError(f"stop[{i}]: must be a non-empty str, got {sequence!r}")
+        fields["stop"] = list(stop)
     return fields
 
 

@@ -42,6 +42,50 @@ def _load_pem(value: PEMSource | None, field_name: str) -> bytes | None:
     return data
 
 
+def _check_key_pair(cert: bytes, key: bytes) -> None:
+    """Raise ValueError unless ``key`` is the private key of ``cert``.
+
+    Checked here, before anything is sent: grpc would only fail at the
+    handshake, with "Failed to create security handshaker". Python's ssl reads
+    PEM from files alone, so the PEM goes to memory-backed files where the
+    system has them (memfd), else to a private temporary directory.
+    """
+    import ssl
+    import tempfile
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
+            fds = [os.memfd_create("scaigrid-tls"), os.memfd_create("scaigrid-tls")]
+            try:
+                for fd, data in zip(fds, (cert, key), strict=True):
+                    os.write(fd, data)
+                cert_path, key_path = (f"/proc/self/fd/{fd}" for fd in fds)
+                context.load_cert_chain(cert_path, key_path, password=lambda: b"")
+            finally:
+                for fd in fds:
+                    os.close(fd)
+        else:
+            with tempfile.TemporaryDirectory() as private:  # mode 0700
+                cert_path = os.path.join(private, "cert.pem")
+                key_path = os.path.join(private, "key.pem")
+                for path, data in ((cert_path, cert), (key_path, key)):
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    with os.fdopen(fd, "wb") as pem_file:
+                        pem_file.write(data)
+                context.load_cert_chain(cert_path, key_path, password=lambda: b"")
+    except ssl.SSLError as exc:
+        if "KEY_VALUES_MISMATCH" in str(exc):
+            raise ValueError(
+                "TLSConfig.client_key: the key does not belong to client_cert; "
+                "pass the private key of that certificate"
+            ) from None
+        raise ValueError(
+            f"TLSConfig.client_cert/client_key: cannot be loaded ({exc.reason or exc}); "
+            "pass a PEM certificate and its unencrypted PEM private key"
+        ) from None
+
+
 @dataclass(frozen=True, init=False)
 class TLSConfig:
     """TLS settings for a custom CA and mutual TLS.
@@ -87,6 +131,8 @@ class TLSConfig:
         object.__setattr__(self, "client_cert", _load_pem(client_cert, "client_cert"))
         object.__setattr__(self, "client_key", _load_pem(client_key, "client_key"))
         object.__setattr__(self, "server_name", server_name)
+        if self.client_cert is not None and self.client_key is not None:
+            _check_key_pair(self.client_cert, self.client_key)
 
     def __repr__(self) -> str:
         # Certificates are public but long; the key is secret. Say what is set.

@@ -150,6 +150,24 @@ def _pushback(error: errors.ScaiGridError) -> float | bool | None:
     return None
 
 
+# Failures that a retry cannot fix.
+_NEVER_RETRIED = (errors.TLSVerificationError, errors.NameResolutionError)
+# grpc rounds the grpc-timeout it sends; a DEADLINE_EXCEEDED this close to
+# the call's own deadline is that deadline.
+_DEADLINE_SLACK = 0.05
+# How long a probe of a gateway that closed the connection may take, and how
+# often one is made while the gateway has never been reached.
+_PROBE_TIMEOUT = 1.0
+_PROBE_INTERVAL = 5.0
+
+
+def _closed_at_setup(error: errors.ScaiGridError) -> bool:
+    """grpc's words for a connection closed before HTTP/2 got going."""
+    return type(error) is errors.UnavailableError and error.code is None and (
+        "Socket closed" in error.message or "Connection reset" in error.message
+    )
+
+
 class _RetryBudget:
     """gRPC retryThrottling: token bucket shared by a client's calls."""
 
@@ -184,18 +202,23 @@ class _CallState:
         "next_delay",
         "refreshed",
         "request_id",
+        "timeout",
+        "timeout_is_default",
     )
 
     def __init__(
         self,
         method: Method[Any, Any],
         request_id: str,
-        deadline: float | None,
+        timeout: float | None,
+        timeout_is_default: bool,
         extra: tuple[tuple[str, str | bytes], ...],
     ) -> None:
         self.method = method
         self.request_id = request_id
-        self.deadline = deadline
+        self.timeout = timeout
+        self.timeout_is_default = timeout_is_default
+        self.deadline = None if timeout is None else time.monotonic() + timeout
         self.extra = extra
         self.attempt = 1
         self.refreshed = False
@@ -250,6 +273,11 @@ class Transport:
         self._compression = compression
         self._callables: dict[str, Any] = {}
         self._closed = False
+        # Until the gateway has answered once, a connection it closes may be
+        # a TLS mismatch; _diagnose probes for it (at most every 5 s).
+        self._reached = False
+        self._setup_failure: str | None = None
+        self._next_probe = 0.0
         # Checked once here, not per call: warn on the first call that sends a
         # token in plaintext to a host off this machine.
         self._warn_plaintext = (
@@ -342,12 +370,16 @@ class Transport:
             if not isinstance(request_id, str) or not request_id:
                 raise ValueError("request_id: must be a non-empty str")
             _check_header("x-request-id", request_id, "request_id")
-        if timeout is None:
-            timeout = self.timeout
-        elif not timeout > 0:
+        if timeout is not None and not timeout > 0:
             raise ValueError(f"timeout: must be a positive number of seconds, got {timeout!r}")
-        deadline = None if timeout is None else time.monotonic() + timeout
-        return _CallState(method, request_id, deadline, validate_metadata(metadata))
+        is_default = timeout is None
+        return _CallState(
+            method,
+            request_id,
+            self.timeout if is_default else timeout,
+            is_default,
+            validate_metadata(metadata),
+        )
 
     # -- retry decision ------------------------------------------------------------
 
@@ -364,8 +396,8 @@ class Transport:
             state.refreshed = True
             self._token.invalidate()
             return 0.0
-        if error.status not in policy.retry_on or isinstance(error, errors.TLSVerificationError):
-            return None  # a failed certificate check fails the same way every time
+        if error.status not in policy.retry_on or isinstance(error, _NEVER_RETRIED):
+            return None  # bad TLS settings or an unknown host fail the same way every time
         self._budget.failure()
         if state.attempt >= policy.max_attempts or not self._budget.allows_retry():
             return None
@@ -413,22 +445,73 @@ class Transport:
         """Send one attempt with the time that remains; returns the grpc call."""
         remaining = state.remaining()
         if remaining is not None and remaining <= 0:
-            raise self._deadline_error(state)
+            raise self._deadline_error(state, attempts=state.attempt - 1)
         return self._callable(state.method)(
             request, timeout=remaining, metadata=await self._metadata(state)
         )
 
     def record_success(self) -> None:
         self._budget.success()
+        self._reached = True
 
-    def error(self, exc: grpc.aio.AioRpcError, state: _CallState) -> errors.ScaiGridError:
-        return errors.from_rpc_error(exc, request_id=state.request_id, attempts=state.attempt)
+    async def failure(self, exc: grpc.aio.AioRpcError, state: _CallState) -> errors.ScaiGridError:
+        """The typed error for a failed attempt, saying what ran out or what
+        is misconfigured where grpc's own words do not."""
+        error = errors.from_rpc_error(exc, request_id=state.request_id, attempts=state.attempt)
+        status = error.status
+        if status is grpc.StatusCode.UNAVAILABLE:
+            if not self._reached and _closed_at_setup(error):
+                return await self._explain_closed(error, state)
+            return error
+        self._reached = True  # the gateway answered: the connection works
+        if status is grpc.StatusCode.DEADLINE_EXCEEDED and error.code is None:
+            remaining = state.remaining()
+            # grpc's "Deadline Exceeded" on a call whose own deadline is up
+            # (not a gateway that ran out of its own time): say which.
+            if remaining is not None and remaining <= _DEADLINE_SLACK:
+                return self._deadline_error(state, error.metadata)
+        return error
 
-    def _deadline_error(self, state: _CallState) -> errors.DeadlineExceededError:
+    async def _explain_closed(
+        self, error: errors.ScaiGridError, state: _CallState
+    ) -> errors.ScaiGridError:
+        reason = self._setup_failure
+        now = time.monotonic()
+        if reason is None and now >= self._next_probe and self._owns_channel:
+            from scaigrid_client._diagnose import probe_setup_failure
+
+            self._next_probe = now + _PROBE_INTERVAL
+            remaining = state.remaining()
+            budget = _PROBE_TIMEOUT if remaining is None else min(_PROBE_TIMEOUT, remaining)
+            reason = self._setup_failure = await probe_setup_failure(self.target, self.tls, budget)
+        if reason is None:
+            return error
+        return errors.tls_error(
+            reason,
+            error.message,
+            status=error.status,
+            request_id=error.request_id,
+            metadata=error.metadata,
+            attempts=error.attempts,
+        )
+
+    def _deadline_error(
+        self,
+        state: _CallState,
+        metadata: tuple[tuple[str, str | bytes], ...] = (),
+        attempts: int | None = None,
+    ) -> errors.DeadlineExceededError:
+        made = state.attempt if attempts is None else attempts
+        if state.timeout_is_default:
+            source = "the client's default timeout=; pass timeout= to the call to change it"
+        else:
+            source = "timeout= of this call"
+        when = {0: "before the first attempt", 1: "after 1 attempt"}.get(made, f"after {made} attempts")
         return errors.DeadlineExceededError(
-            "the call's deadline passed before another attempt could be made",
+            f"the call's deadline of {state.timeout:g} s ran out {when} ({source})",
             request_id=state.request_id,
-            attempts=state.attempt,
+            metadata=metadata,
+            attempts=max(made, 1),
         )
 
     # -- unary -----------------------------------------------------------------------
@@ -461,7 +544,7 @@ class Transport:
         try:
             response = await call
         except grpc.aio.AioRpcError as exc:
-            raise self.error(exc, state) from None
+            raise await self.failure(exc, state) from None
         if call_info is not None:
             call_info.request_id = state.request_id
             call_info.attempts = state.attempt
@@ -590,7 +673,7 @@ class _StreamFlow(Generic[Req, Resp]):
                         self.last = message
                         yield message
                 except grpc.aio.AioRpcError as exc:
-                    error: errors.ScaiGridError = self.transport.error(exc, self.state)
+                    error: errors.ScaiGridError = await self.transport.failure(exc, self.state)
                 except asyncio.TimeoutError:
                     call.cancel()
                     error = errors.StreamIdleTimeoutError(

@@ -8,6 +8,7 @@ these; it never raises, whatever the server sent.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "InsufficientGPUsError",
     "InternalError",
     "InvalidArgumentError",
+    "NameResolutionError",
     "NotFoundError",
     "OutOfRangeError",
     "PermissionDeniedError",
@@ -94,6 +96,21 @@ class ScaiGridError(Exception):
             f"{type(self).__name__}(status={self.status.name}, code={self.code!r}, "
             f"message={self.message!r}, request_id={self.request_id!r}, attempts={self.attempts})"
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors cross process pools. Exception's default pickling calls
+        # cls(*args), which loses the keyword-only fields (and fails for a
+        # subclass with required ones); rebuild from the instance's state.
+        return (_restore, (type(self), self.message, self.__dict__.copy()))
+
+
+def _restore(
+    cls: type[ScaiGridError], message: str, state: dict[str, Any]
+) -> ScaiGridError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
 
 
 class AuthenticationError(ScaiGridError):
@@ -165,16 +182,32 @@ class BackendUnavailableError(UnavailableError):
 
 
 class TLSVerificationError(UnavailableError):
-    """The TLS handshake failed closed; ``reason`` says why.
+    """The connection's security could not be set up; ``reason`` says why.
 
-    ``reason`` is ``"unknown_ca"`` (the gateway's certificate is not signed
-    by a trusted CA), ``"hostname_mismatch"`` (it does not name the host), or
-    ``"not_tls"`` (the gateway did not answer with TLS). Never retried.
+    ``reason`` is one of:
+
+    - ``"unknown_ca"``: the gateway's certificate is not signed by a trusted CA;
+    - ``"hostname_mismatch"``: the certificate does not name the host;
+    - ``"not_tls"``: TLS is on, but the gateway answered in plaintext;
+    - ``"tls_required"``: TLS is off, but the gateway speaks only TLS;
+    - ``"client_cert_required"``: the gateway wants a client certificate (mTLS);
+    - ``"client_cert_rejected"``: it did not accept the one sent;
+    - ``"client_key_mismatch"``: the client key does not belong to the certificate.
+
+    The same settings fail the same way every time, so it is never retried.
     """
 
     def __init__(self, message: str, *, reason: str, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.reason = reason
+
+
+class NameResolutionError(UnavailableError):
+    """The gateway's host name does not resolve (``host`` names it). Never retried."""
+
+    def __init__(self, message: str, *, host: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.host = host
 
 
 class DeadlineExceededError(ScaiGridError, TimeoutError):
@@ -300,33 +333,80 @@ def _as_pairs(metadata: Any) -> tuple[tuple[str, str | bytes], ...]:
     return tuple(pairs)
 
 
-# grpc-core's handshake failures, as they appear in the status message, and
-# what to tell the user instead.
-_TLS_FAILURES = (
-    (
-        "CERTIFICATE_VERIFY_FAILED",
-        "unknown_ca",
-        "TLS: the gateway's certificate is not signed by a trusted CA; pass "
-        "TLSConfig(ca_cert=...) with the CA that signed it",
-    ),
-    (
-        "Hostname Verification Check failed",
-        "hostname_mismatch",
-        "TLS: the gateway's certificate does not name the host connected to; use the "
-        "name in its certificate or TLSConfig(server_name=...)",
-    ),
-    (
-        "WRONG_VERSION_NUMBER",
-        "not_tls",
-        "TLS: the gateway did not answer with TLS; if it is plaintext, use tls=False",
-    ),
+# What each TLS failure means, in the SDK's terms (the CLI says the same with
+# its flags).
+TLS_FAILURE_TEXT: dict[str, str] = {
+    "unknown_ca": "the gateway's certificate is not signed by a trusted CA; pass "
+    "TLSConfig(ca_cert=...) with the CA that signed it",
+    "certificate_expired": "the gateway's certificate has expired (or is not yet valid)",
+    "hostname_mismatch": "the gateway's certificate does not name the host connected to; "
+    "use the name in its certificate or TLSConfig(server_name=...)",
+    "not_tls": "the gateway did not answer with TLS; if it is plaintext, use tls=False",
+    "tls_required": "the gateway speaks TLS but this client is plaintext (tls=False); "
+    "use tls=True, or a TLSConfig for a private CA",
+    "client_cert_required": "the gateway requires a client certificate (mutual TLS); "
+    "pass TLSConfig(client_cert=..., client_key=...)",
+    "client_cert_rejected": "the gateway did not accept the client certificate; it must be "
+    "signed by a CA the gateway trusts for clients",
+    "client_key_mismatch": "the client certificate and key cannot be used together; "
+    "the key must be the certificate's own",
+}
+
+# grpc-core's handshake failures, as they appear in the status message. The
+# wording changed across grpcio releases; every known form is listed.
+_TLS_MARKERS = (
+    ("certificate has expired", "certificate_expired"),
+    ("certificate is not yet valid", "certificate_expired"),
+    ("CERTIFICATE_VERIFY_FAILED", "unknown_ca"),
+    ("Hostname Verification Check failed", "hostname_mismatch"),
+    ("is not in peer certificate", "hostname_mismatch"),
+    ("WRONG_VERSION_NUMBER", "not_tls"),
+    ("Failed to create security handshaker", "client_key_mismatch"),
 )
+# A name that does not exist, as the native and c-ares resolvers say it.
+_NXDOMAIN_MARKERS = (
+    "Domain name not found",
+    "Name or service not known",
+    "nodename nor servname provided",
+    "No address associated with hostname",
+)
+_RESOLVED_HOST = re.compile(r"(?:resolving|resolution failed for|lookup failed for) (\S+?):")
 
 
-def _tls_failure(message: str) -> tuple[str, str] | None:
-    for marker, reason, text in _TLS_FAILURES:
+def tls_error(reason: str, detail: str, **kwargs: Any) -> TLSVerificationError:
+    """The TLSVerificationError for ``reason``, with grpc's ``detail`` kept."""
+    text = f"TLS: {TLS_FAILURE_TEXT[reason]}"
+    return TLSVerificationError(f"{text} ({detail})" if detail else text, reason=reason, **kwargs)
+
+
+def _connection_setup_error(
+    message: str, metadata: tuple[tuple[str, str | bytes], ...], request_id: str | None, attempts: int
+) -> ScaiGridError | None:
+    """An UNAVAILABLE that no retry can fix: bad TLS settings, an unknown host."""
+    status = grpc.StatusCode.UNAVAILABLE
+    for marker, reason in _TLS_MARKERS:
         if marker in message:
-            return reason, text
+            return tls_error(
+                reason,
+                message,
+                status=status,
+                request_id=request_id,
+                metadata=metadata,
+                attempts=attempts,
+            )
+    if any(marker in message for marker in _NXDOMAIN_MARKERS):
+        found = _RESOLVED_HOST.search(message)
+        host = found.group(1) if found else None
+        named = f" {host!r}" if host else ""
+        return NameResolutionError(
+            f"the gateway's host name{named} does not resolve; check the target for a "
+            f"typo, or the DNS ({message})",
+            host=host,
+            status=status,
+            request_id=request_id,
+            metadata=metadata,
+            attempts=attempts,
+        )
     return None
 
 
@@ -357,17 +437,9 @@ def from_rpc_error(
     metadata = _as_pairs(_safe_call(error, "trailing_metadata"))
     code = _error_code(metadata)
     if status is grpc.StatusCode.UNAVAILABLE and code is None:
-        tls = _tls_failure(message)
-        if tls is not None:
-            reason, text = tls
-            return TLSVerificationError(
-                f"{text} ({message})",
-                reason=reason,
-                status=status,
-                request_id=request_id,
-                metadata=metadata,
-                attempts=attempts,
-            )
+        setup_error = _connection_setup_error(message, metadata, request_id, attempts)
+        if setup_error is not None:
+            return setup_error
     cls = CODE_CLASSES.get((status, code or "")) or STATUS_CLASSES.get(status, ScaiGridError)
     return cls(
         message or status.name.lower(),

@@ -156,6 +156,53 @@ async def test_deadline_spans_retries(fake: FakeScaiGrid) -> None:
     assert budgets[0] - budgets[-1] >= 0.15  # type: ignore[operator]
 
 
+async def test_a_deadline_says_what_ran_out(fake: FakeScaiGrid) -> None:
+    fake.delay("InferenceService.ListModels", seconds=2, times=2)
+    async with InferenceClient(fake.target, token=fake.token, tls=False, timeout=0.3) as client:
+        with pytest.raises(errors.DeadlineExceededError) as info:
+            await client.list_models()  # the client's default
+        assert info.value.message == (
+            "the call's deadline of 0.3 s ran out after 1 attempt (the client's default "
+            "timeout=; pass timeout= to the call to change it)"
+        )
+        with pytest.raises(errors.DeadlineExceededError) as info:
+            await client.list_models(timeout=0.2)
+        assert "deadline of 0.2 s ran out after 1 attempt (timeout= of this call)" in str(
+            info.value
+        )
+        assert "Deadline Exceeded" not in str(info.value)
+    # Over retries: the attempts are counted.
+    # (each attempt waits 0.4 s, then the first two fail: the third runs out)
+    fake.delay("InferenceService.ListModels", seconds=0.4, times=3)
+    fake.fail("InferenceService.ListModels", grpc.StatusCode.UNAVAILABLE, times=2)
+    async with InferenceClient(fake.target, token=fake.token, tls=False, retry=FAST) as client:
+        with pytest.raises(errors.DeadlineExceededError) as info:
+            await client.list_models(timeout=1)
+    assert info.value.attempts == 3
+    assert "ran out after 3 attempts" in info.value.message
+
+
+async def test_a_gateway_deadline_keeps_its_own_words(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
+    fake.fail(
+        "InferenceService.ListModels",
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        code="upstream_timeout",
+        message="the model took too long",
+    )
+    with pytest.raises(errors.DeadlineExceededError) as info:
+        await grid.inference.list_models(timeout=10)
+    assert info.value.message == "the model took too long"
+
+
+async def test_whitespace_stop_sequences_are_valid(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
+    reply = await grid.inference.infer(model=OMNI, messages=HI, stop=["\n", "\n\n", " "])
+    assert reply.content
+    request = fake.calls("InferenceService.Infer")[-1].request
+    assert list(request.stop) == ["\n", "\n\n", " "]
+    with pytest.raises(ValueError, match=r"stop\[1\]: must be a non-empty str"):
+        await grid.inference.infer(model=OMNI, messages=HI, stop=["\n", ""])
+
+
 async def test_no_duplicate_job_after_retry_past_commit(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
     fake.fail("CoordinatorService.SubmitJob", grpc.StatusCode.UNAVAILABLE, after_effect=True)
     job = await grid.coordinator.submit_job(name="once", base_model=OMNI, gpus=1, max_steps=1)

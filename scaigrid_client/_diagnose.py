@@ -1,0 +1,129 @@
+"""Why a connection closed before the first call: a probe of the gateway.
+
+grpc reports a plaintext client talking to a TLS gateway, and a TLS client
+that a mutual-TLS gateway turns away, as "Socket closed": the same words as
+a gateway that went away. Both fail the same way forever, so retrying them
+only hides the cause. When a client that has never reached its gateway sees
+that, one short probe asks the gateway what it speaks:
+
+- the client is plaintext, and a TLS handshake succeeds: ``tls_required``;
+- the client uses TLS, the handshake succeeds, and the gateway closes the
+  connection instead of greeting HTTP/2 when no client certificate is sent:
+  ``client_cert_required``, or ``client_cert_rejected`` if the client had
+  sent one.
+
+Anything else (refused, reset, a greeting) proves nothing, and the failure
+stays an ordinary, retryable UNAVAILABLE. The probe verifies nothing and
+sends nothing but TLS and the HTTP/2 preface: it never carries the token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+
+from scaigrid_client._config import TLSConfig
+
+__all__ = ["probe_setup_failure", "probe_address"]
+
+# The client's HTTP/2 connection preface and an empty SETTINGS frame: a
+# gateway that accepted the connection answers with its own SETTINGS.
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+# What a server's alert looks like when it wants a certificate (TLS 1.3, 1.2).
+_CERT_ALERTS = ("CERTIFICATE_REQUIRED", "ALERT_HANDSHAKE_FAILURE", "PEER_DID_NOT_RETURN")
+
+Address = tuple[str, str, int]
+"""("tcp", host, port) or ("unix", path, 0)."""
+
+
+def probe_address(target: str) -> Address | None:
+    """Where to probe for a normalized target; None for forms not probed
+    (several addresses, abstract sockets, vsock)."""
+    if target.startswith("unix:"):
+        path = target[len("unix:") :]
+        if path.startswith("//"):
+            path = path[2:]
+        return ("unix", path, 0) if path else None
+    rest = target
+    if rest.startswith("dns:"):
+        rest = rest[len("dns:") :]
+        if rest.startswith("//"):
+            rest = rest[2:].partition("/")[2]  # drop the DNS authority
+    elif rest.startswith(("ipv4:", "ipv6:")):
+        rest = rest[len("ipv4:") :]
+    elif rest.startswith(("unix-abstract:", "vsock:")):
+        return None
+    if "," in rest:
+        return None
+    host, sep, port = rest.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return ("tcp", host.strip("[]"), int(port))
+
+
+def _context() -> ssl.SSLContext:
+    # No verification: the probe asks only whether the gateway speaks TLS
+    # and what it does without a client certificate.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["h2"])
+    return context
+
+
+async def _open(
+    address: Address, server_name: str | None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    kind, where, port = address
+    if kind == "unix":
+        return await asyncio.open_unix_connection(
+            where, ssl=_context(), server_hostname=server_name or "localhost"
+        )
+    return await asyncio.open_connection(
+        where, port, ssl=_context(), server_hostname=server_name or where
+    )
+
+
+async def _probe(address: Address, tls: bool | TLSConfig) -> str | None:
+    server_name = tls.server_name if isinstance(tls, TLSConfig) else None
+    try:
+        reader, writer = await _open(address, server_name)
+    except ssl.SSLError as exc:
+        if tls is not False and any(alert in str(exc) for alert in _CERT_ALERTS):
+            return _cert_reason(tls)
+        return None
+    except OSError:
+        return None
+    try:
+        if tls is False:
+            return "tls_required"  # the handshake succeeded: the gateway speaks TLS
+        writer.write(_H2_PREFACE)
+        await writer.drain()
+        try:
+            greeting = await reader.read(9)
+        except ssl.SSLError as exc:
+            return _cert_reason(tls) if any(a in str(exc) for a in _CERT_ALERTS) else None
+        except OSError:
+            return None
+        return None if greeting else _cert_reason(tls)
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
+def _cert_reason(tls: bool | TLSConfig) -> str:
+    sent = isinstance(tls, TLSConfig) and tls.client_cert is not None
+    return "client_cert_rejected" if sent else "client_cert_required"
+
+
+async def probe_setup_failure(target: str, tls: bool | TLSConfig, timeout: float) -> str | None:
+    """The TLS failure reason the gateway's behaviour proves, or None."""
+    address = probe_address(target)
+    if address is None or timeout <= 0:
+        return None
+    try:
+        return await asyncio.wait_for(_probe(address, tls), timeout)
+    except (asyncio.TimeoutError, OSError, ValueError):
+        return None
