@@ -47,7 +47,7 @@ if TYPE_CHECKING:
         InferenceClient,
         ScaiGrid,
     )
-    from scaigrid_client._config import RetryEvent, RetryPolicy, TLSConfig
+    from scaigrid_client._config import Keepalive, RetryEvent, RetryPolicy, TLSConfig
     from scaigrid_client._transport import CallInfo, ServerStream
 
 # Public name -> the module that defines it. Imported on first use, so that
@@ -65,6 +65,7 @@ _LAZY = {
     "HeartbeatLoop": "scaigrid_client._clients",
     "InferenceClient": "scaigrid_client._clients",
     "ScaiGrid": "scaigrid_client._clients",
+    "Keepalive": "scaigrid_client._config",
     "RetryEvent": "scaigrid_client._config",
     "RetryPolicy": "scaigrid_client._config",
     "TLSConfig": "scaigrid_client._config",
@@ -81,6 +82,7 @@ __all__ = [
     "HeartbeatClient",
     "HeartbeatLoop",
     "InferenceClient",
+    "Keepalive",
     "RetryEvent",
     "RetryPolicy",
     "ScaiGrid",

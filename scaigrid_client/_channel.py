@@ -11,7 +11,7 @@ from typing import Any
 
 import grpc
 
-from scaigrid_client._config import TLSConfig
+from scaigrid_client._config import Keepalive, TLSConfig
 from scaigrid_client._version import __version__
 
 __all__ = ["DEFAULT_PORT", "build_channel", "is_loopback", "parse_target"]
@@ -22,16 +22,6 @@ DEFAULT_PORT = 50051
 _URI_SCHEMES = ("dns:", "unix:", "unix-abstract:", "ipv4:", "ipv6:", "vsock:")
 _HOST = re.compile(r"^[A-Za-z0-9._-]+$")
 
-# Keepalive a default gRPC server accepts: its minimum ping interval without
-# data is 5 minutes and it sends GOAWAY after 2 early pings, so pings come
-# every 5.5 minutes, and keep coming on idle streams (max_pings_without_data
-# 0) so hours-long event feeds survive idle connection reapers.
-KEEPALIVE_OPTIONS: tuple[tuple[str, Any], ...] = (
-    ("grpc.keepalive_time_ms", 330_000),
-    ("grpc.keepalive_timeout_ms", 20_000),
-    ("grpc.http2.max_pings_without_data", 0),
-    ("grpc.keepalive_permit_without_calls", 0),
-)
 # Large outputs arrive as chunks; single large messages are allowed too.
 SIZE_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.max_receive_message_length", 256 << 20),
@@ -154,9 +144,12 @@ def build_channel(
     options: Sequence[tuple[str, Any]],
     interceptors: Sequence[grpc.aio.ClientInterceptor] | None,
     compression: grpc.Compression | None,
+    keepalive: Keepalive | None = None,
 ) -> grpc.aio.Channel:
     """Create the channel; call only with a running event loop."""
-    merged = dict(KEEPALIVE_OPTIONS + SIZE_OPTIONS + RECONNECT_OPTIONS)
+    merged = dict(SIZE_OPTIONS + RECONNECT_OPTIONS)
+    if keepalive is not None:
+        merged.update(keepalive.channel_options())
     merged["grpc.service_config"] = SERVICE_CONFIG
     merged["grpc.enable_retries"] = 0
     merged["grpc.primary_user_agent"] = f"scaigrid-client/{__version__}"

@@ -21,8 +21,9 @@ from typing_extensions import Self, Unpack
 
 from scaigrid_client import errors
 from scaigrid_client._auth import TokenSource
-from scaigrid_client._config import RetryPolicy, TLSConfig
+from scaigrid_client._config import Keepalive, RetryPolicy, TLSConfig
 from scaigrid_client._transport import (
+    DEFAULT_KEEPALIVE,
     CallInfo,
     MetadataArg,
     Method,
@@ -234,6 +235,7 @@ class _Client:
         channel_options: Sequence[tuple[str, Any]] = (),
         interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None,
         compression: grpc.Compression | None = None,
+        keepalive: Keepalive | None = DEFAULT_KEEPALIVE,
         _transport: Transport | None = None,
     ) -> None:
         self._owns_transport = _transport is None
@@ -247,6 +249,7 @@ class _Client:
             channel_options=channel_options,
             interceptors=interceptors,
             compression=compression,
+            keepalive=keepalive,
         )
 
     def __repr__(self) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
-__all__ = ["PEMSource", "RetryEvent", "RetryPolicy", "TLSConfig"]
+__all__ = ["Keepalive", "PEMSource", "RetryEvent", "RetryPolicy", "TLSConfig"]
 
 PEMSource = bytes | str | os.PathLike[str]
 """PEM data as bytes (or a str that starts with ``-----BEGIN``), or a file path."""
@@ -141,6 +141,43 @@ class TLSConfig:
             f"client_cert={'<set>' if self.client_cert else None}, "
             f"client_key={'<redacted>' if self.client_key else None}, "
             f"server_name={self.server_name!r})"
+        )
+
+
+@dataclass(frozen=True)
+class Keepalive:
+    """HTTP/2 keepalive pings, which notice a link that died silently.
+
+    Pings go out after ``interval`` seconds without traffic on a connection
+    with calls open (an event tail, say); no answer within ``timeout``
+    seconds closes the connection, and resumable streams reopen on a new
+    one. The default, every 5.5 minutes, is what a gRPC server accepts by
+    default: it refuses pings more often than every 5 minutes and closes the
+    connection of a client that sends them (GOAWAY ``too_many_pings``).
+    Ping more often only where the gateway permits it; elsewhere a stream's
+    ``idle_timeout=`` notices a stall sooner. ``keepalive=None`` turns pings off.
+    """
+
+    interval: float = 330.0
+    timeout: float = 20.0
+
+    def __post_init__(self) -> None:
+        for name in ("interval", "timeout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(
+                    f"Keepalive.{name}: must be a positive number of seconds, got {value!r}"
+                )
+
+    def channel_options(self) -> tuple[tuple[str, int], ...]:
+        """The grpc channel arguments that apply this."""
+        return (
+            ("grpc.keepalive_time_ms", round(self.interval * 1000)),
+            ("grpc.keepalive_timeout_ms", round(self.timeout * 1000)),
+            # Keep pinging idle streams: hours-long event feeds must survive
+            # idle-connection reapers, and a dead link must be noticed.
+            ("grpc.http2.max_pings_without_data", 0),
+            ("grpc.keepalive_permit_without_calls", 0),
         )
 
 

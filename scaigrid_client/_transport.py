@@ -34,7 +34,7 @@ from google.protobuf import message as _message
 from scaigrid_client import errors
 from scaigrid_client._auth import TokenProvider, TokenSource, resolve_token
 from scaigrid_client._channel import build_channel, is_loopback, parse_target
-from scaigrid_client._config import RetryEvent, RetryPolicy, TLSConfig
+from scaigrid_client._config import Keepalive, RetryEvent, RetryPolicy, TLSConfig
 from scaigrid_client._version import __version__
 
 __all__ = ["CallInfo", "Method", "ServerStream", "Transport"]
@@ -48,6 +48,7 @@ MetadataArg = Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes]]
 """Extra metadata a caller may pass: a mapping or (key, value) pairs."""
 
 PUSHBACK_KEY = "grpc-retry-pushback-ms"
+DEFAULT_KEEPALIVE = Keepalive()
 _CLIENT_HEADER = ("x-scaigrid-client", f"scaigrid-client/{__version__} python")
 
 
@@ -150,6 +151,9 @@ def _pushback(error: errors.ScaiGridError) -> float | bool | None:
     return None
 
 
+# An attempt of a resumable stream that stayed open this long had a working
+# link: its failure starts a new episode rather than counting as a retry.
+_ESTABLISHED_AFTER = 1.0
 # Failures that a retry cannot fix.
 _NEVER_RETRIED = (errors.TLSVerificationError, errors.NameResolutionError)
 # grpc rounds the grpc-timeout it sends; a DEADLINE_EXCEEDED this close to
@@ -161,10 +165,30 @@ _PROBE_TIMEOUT = 1.0
 _PROBE_INTERVAL = 5.0
 
 
+def _lost_link(error: errors.ScaiGridError) -> bool:
+    """Whether a resumable stream should reopen after ``error``.
+
+    Whatever breaks the link mid-stream: connection loss, a restart or drain
+    (UNAVAILABLE), a stall (the idle timeout), and a proxy's or load
+    balancer's RST_STREAM, which grpc reports as INTERNAL, CANCELLED or
+    UNKNOWN. The gateway's own errors carry a ScaiGrid code and end the stream.
+    """
+    if isinstance(error, (errors.StreamIdleTimeoutError, errors.UnavailableError)):
+        return not isinstance(error, _NEVER_RETRIED)
+    return error.code is None and error.status in _RESET_STATUSES
+
+
+_RESET_STATUSES = frozenset(
+    {grpc.StatusCode.INTERNAL, grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN}
+)
+
+
 def _closed_at_setup(error: errors.ScaiGridError) -> bool:
     """grpc's words for a connection closed before HTTP/2 got going."""
-    return type(error) is errors.UnavailableError and error.code is None and (
-        "Socket closed" in error.message or "Connection reset" in error.message
+    return (
+        type(error) is errors.UnavailableError
+        and error.code is None
+        and ("Socket closed" in error.message or "Connection reset" in error.message)
     )
 
 
@@ -175,10 +199,13 @@ class _RetryBudget:
         self.max_tokens = max_tokens
         self.ratio = token_ratio
         self.tokens = max_tokens
+        self.warned = False  # the WARNING that retries stopped was logged
 
     def success(self) -> None:
         if self.tokens < self.max_tokens:
             self.tokens = min(self.max_tokens, self.tokens + self.ratio)
+            if self.warned and self.allows_retry():
+                self.warned = False
 
     def failure(self) -> None:
         self.tokens = max(0.0, self.tokens - 1)
@@ -246,6 +273,7 @@ class Transport:
         channel_options: Sequence[tuple[str, Any]] = (),
         interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None,
         compression: grpc.Compression | None = None,
+        keepalive: Keepalive | None = DEFAULT_KEEPALIVE,
     ) -> None:
         self.target = parse_target(target) if channel is None or target is not None else "<channel>"
         if not isinstance(tls, (bool, TLSConfig)):
@@ -254,6 +282,11 @@ class Transport:
             raise ValueError(
                 f"timeout: must be a positive number of seconds or None, got {timeout!r}"
             )
+        if keepalive is not None and not isinstance(keepalive, Keepalive):
+            raise TypeError(
+                f"keepalive: expected a Keepalive or None, got {type(keepalive).__name__}"
+            )
+        self._keepalive = keepalive
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise TypeError(f"retry: expected a RetryPolicy or None, got {type(retry).__name__}")
         self._token = resolve_token(token)
@@ -301,7 +334,12 @@ class Transport:
             if self._closed:
                 raise RuntimeError("the client is closed")
             self._channel = build_channel(
-                self.target, self.tls, self._channel_options, self._interceptors, self._compression
+                self.target,
+                self.tls,
+                self._channel_options,
+                self._interceptors,
+                self._compression,
+                self._keepalive,
             )
         return self._channel
 
@@ -363,6 +401,7 @@ class Transport:
         timeout: float | None,
         request_id: str | None,
         metadata: MetadataArg | None,
+        use_default: bool = True,
     ) -> _CallState:
         if request_id is None:
             request_id = new_request_id()
@@ -372,11 +411,13 @@ class Transport:
             _check_header("x-request-id", request_id, "request_id")
         if timeout is not None and not timeout > 0:
             raise ValueError(f"timeout: must be a positive number of seconds, got {timeout!r}")
-        is_default = timeout is None
+        is_default = timeout is None and use_default
+        if is_default:
+            timeout = self.timeout
         return _CallState(
             method,
             request_id,
-            self.timeout if is_default else timeout,
+            timeout,
             is_default,
             validate_metadata(metadata),
         )
@@ -398,8 +439,12 @@ class Transport:
             return 0.0
         if error.status not in policy.retry_on or isinstance(error, _NEVER_RETRIED):
             return None  # bad TLS settings or an unknown host fail the same way every time
-        self._budget.failure()
-        if state.attempt >= policy.max_attempts or not self._budget.allows_retry():
+        budget = self._budget
+        budget.failure()
+        if state.attempt >= policy.max_attempts:
+            return None
+        if not budget.allows_retry():
+            self._budget_stopped(error)
             return None
         pushback = _pushback(error)
         if pushback is False:
@@ -414,10 +459,29 @@ class Transport:
             return None
         return delay
 
-    def announce_retry(self, state: _CallState, error: errors.ScaiGridError, delay: float) -> None:
+    def _budget_stopped(self, error: errors.ScaiGridError) -> None:
+        error.add_detail(
+            "not retried: the client's retry budget is spent after many recent failures; "
+            "retries resume as calls succeed again"
+        )
+        budget = self._budget
+        if not budget.warned:
+            budget.warned = True  # once per episode: success() re-arms it
+            logger.warning(
+                "retry budget spent (%.0f of %.0f tokens left): failing calls are no longer "
+                "retried until calls succeed again; the gateway at %s is failing repeatedly",
+                budget.tokens,
+                budget.max_tokens,
+                self.target,
+            )
+
+    def announce_retry(
+        self, state: _CallState, error: errors.ScaiGridError, delay: float, resume: bool = False
+    ) -> None:
         policy = self.retry
         logger.info(
-            "retrying %s (request_id=%s): attempt %d of %d failed with %s%s; next in %.3fs",
+            "%s %s (request_id=%s): attempt %d of %d failed with %s%s; next in %.3fs",
+            "resuming" if resume else "retrying",
             state.method.name,
             state.request_id,
             state.attempt,
@@ -449,6 +513,30 @@ class Transport:
         return self._callable(state.method)(
             request, timeout=remaining, metadata=await self._metadata(state)
         )
+
+    async def wait_until_connected(self, limit: float, state: _CallState) -> bool:
+        """Wait up to ``limit`` seconds (and the call's deadline) for the
+        channel to connect; whether it did. Makes no call, so streams waiting
+        out an outage cost the gateway nothing."""
+        remaining = state.remaining()
+        if remaining is not None:
+            limit = min(limit, remaining)
+        channel = self.channel
+        ready = grpc.ChannelConnectivity.READY
+        connectivity = channel.get_state(try_to_connect=True)
+        if connectivity is ready:
+            return True
+        deadline = time.monotonic() + limit
+        while connectivity is not ready:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(channel.wait_for_state_change(connectivity), left)
+            except asyncio.TimeoutError:
+                return False
+            connectivity = channel.get_state(try_to_connect=True)
+        return True
 
     def record_success(self) -> None:
         self._budget.success()
@@ -506,7 +594,9 @@ class Transport:
             source = "the client's default timeout=; pass timeout= to the call to change it"
         else:
             source = "timeout= of this call"
-        when = {0: "before the first attempt", 1: "after 1 attempt"}.get(made, f"after {made} attempts")
+        when = {0: "before the first attempt", 1: "after 1 attempt"}.get(
+            made, f"after {made} attempts"
+        )
         return errors.DeadlineExceededError(
             f"the call's deadline of {state.timeout:g} s ran out {when} ({source})",
             request_id=state.request_id,
@@ -602,7 +692,9 @@ class Transport:
             raise ValueError(
                 f"idle_timeout: must be a positive number of seconds, got {idle_timeout!r}"
             )
-        state = self.new_state(method, timeout, request_id, metadata)
+        # The client's default timeout is for unary calls: a stream that tails
+        # events for hours gets a deadline only from its own timeout=.
+        state = self.new_state(method, timeout, request_id, metadata, use_default=False)
         return ServerStream(_StreamFlow(self, state, request, resume, idle_timeout))
 
 
@@ -623,6 +715,7 @@ class _StreamFlow(Generic[Req, Resp]):
         "finished",
         "idle_timeout",
         "last",
+        "opened",
         "request",
         "resume",
         "state",
@@ -647,6 +740,7 @@ class _StreamFlow(Generic[Req, Resp]):
         self.last: Resp | None = None
         self.delivered = False
         self.done = False
+        self.opened = 0.0  # when the current attempt started (monotonic)
 
     def cancel(self) -> None:
         self.done = True
@@ -663,6 +757,7 @@ class _StreamFlow(Generic[Req, Resp]):
                 if self.last is not None and self.resume is not None:
                     request = self.resume(request, self.last)
                 call = self.call = await self.transport.start(self.state, request)
+                self.opened = time.monotonic()
                 idle_timeout, progressed = self.idle_timeout, False
                 source = call if idle_timeout is None else _within(call, idle_timeout)
                 try:
@@ -709,22 +804,68 @@ class _StreamFlow(Generic[Req, Resp]):
     async def recover(self, error: errors.ScaiGridError, progressed: bool) -> None:
         """Sleep and reopen if the error allows; otherwise raise it."""
         self.call = None
+        if self.resume is not None and _lost_link(error):
+            await self.reconnect(error, progressed)
+            return
         state = self.state
-        if isinstance(error, errors.StreamIdleTimeoutError):
-            delay: float | None = 0.0 if self.resume is not None else None
-        elif self.resume is not None or not self.delivered:
-            delay = self.transport.retry_delay(state, error)
-            if delay is not None and progressed and _pushback(error) is None:
-                # The stream was flowing: a drained or restarted gateway is
-                # most likely answering again already, so reconnect at once.
-                delay = 0.0
-        else:
-            delay = None
+        # Other streams are retried like a unary call until their first message.
+        if self.delivered or isinstance(error, errors.StreamIdleTimeoutError):
+            raise error
+        delay = self.transport.retry_delay(state, error)
         if delay is None:
             raise error
         self.transport.announce_retry(state, error, delay)
         await asyncio.sleep(delay)
         state.attempt += 1
+
+    async def reconnect(self, error: errors.ScaiGridError, progressed: bool) -> None:
+        """Reopen a resumable stream after its link failed.
+
+        Not a retry: it spends nothing from the retry budget, so a restart
+        that breaks a thousand streams is one event, not a thousand failures.
+        What protects the gateway instead: no stream reopens until the
+        channel is connected again (one reconnect, made by grpc, for all of
+        them), reopenings are spread at random over ``initial_backoff``, and
+        attempts that fail without the link ever working back off and count
+        towards ``max_attempts``.
+        """
+        state, transport = self.state, self.transport
+        policy = transport.retry
+        pushback = _pushback(error)
+        if pushback is False:
+            raise error
+        # The link had worked if it delivered, or stayed up for a while (a
+        # stall past the idle timeout included): this is a new episode.
+        established = (
+            progressed
+            or isinstance(error, errors.StreamIdleTimeoutError)
+            or time.monotonic() - self.opened >= _ESTABLISHED_AFTER
+        )
+        if established:
+            state.attempt = 1
+            delay = policy.initial_backoff * random.random()
+        elif state.attempt >= policy.max_attempts:
+            raise error
+        else:
+            delay = policy.backoff(state.attempt, random.random())
+        if pushback is not None:
+            assert isinstance(pushback, float)
+            delay = pushback
+        remaining = state.remaining()
+        if remaining is not None and delay >= remaining:
+            raise error
+        transport.announce_retry(state, error, delay, resume=True)
+        await asyncio.sleep(delay)
+        state.attempt += 1
+        # While the gateway is unreachable, waiting for the channel stands in
+        # for attempts: each backoff period spent waiting counts as one.
+        while not await transport.wait_until_connected(
+            policy.backoff(state.attempt, random.random()), state
+        ):
+            if state.attempt >= policy.max_attempts or self.done:
+                error.attempts = state.attempt
+                raise error
+            state.attempt += 1
 
 
 async def _within(call: Any, idle_timeout: float) -> AsyncGenerator[Any, None]:

@@ -97,6 +97,12 @@ class ScaiGridError(Exception):
             f"message={self.message!r}, request_id={self.request_id!r}, attempts={self.attempts})"
         )
 
+    def add_detail(self, text: str) -> None:
+        """Append ``text`` to the message (the SDK's own findings, such as
+        why a call was not retried)."""
+        self.message = f"{self.message}; {text}"
+        self.args = (self.message,)
+
     def __reduce__(self) -> tuple[Any, ...]:
         # Errors cross process pools. Exception's default pickling calls
         # cls(*args), which loses the keyword-only fields (and fails for a
@@ -104,9 +110,7 @@ class ScaiGridError(Exception):
         return (_restore, (type(self), self.message, self.__dict__.copy()))
 
 
-def _restore(
-    cls: type[ScaiGridError], message: str, state: dict[str, Any]
-) -> ScaiGridError:
+def _restore(cls: type[ScaiGridError], message: str, state: dict[str, Any]) -> ScaiGridError:
     error = cls.__new__(cls)
     Exception.__init__(error, message)
     error.__dict__.update(state)
@@ -380,7 +384,10 @@ def tls_error(reason: str, detail: str, **kwargs: Any) -> TLSVerificationError:
 
 
 def _connection_setup_error(
-    message: str, metadata: tuple[tuple[str, str | bytes], ...], request_id: str | None, attempts: int
+    message: str,
+    metadata: tuple[tuple[str, str | bytes], ...],
+    request_id: str | None,
+    attempts: int,
 ) -> ScaiGridError | None:
     """An UNAVAILABLE that no retry can fix: bad TLS settings, an unknown host."""
     status = grpc.StatusCode.UNAVAILABLE

@@ -37,7 +37,7 @@ def test_quickstart_streams_a_reply() -> None:
 def test_tail_events_resumes_without_gaps() -> None:
     out = run("tail_events.py", "--limit", "12")
     assert "12 events, sequences 1..12, gapless: True" in out
-    assert "retrying CoreRuntimeService.StreamEvents" in out
+    assert "resuming CoreRuntimeService.StreamEvents" in out
 
 
 def test_train_and_watch_follows_to_success() -> None:
