@@ -156,6 +156,14 @@ def _at_least(value: object, minimum: int, name: str) -> int:
     return value
 
 
+def _epoch(epoch: object) -> str:
+    if not isinstance(epoch, str):
+        raise ValueError(
+            f"epoch: must be the str an event or point carried in .epoch, got {epoch!r}"
+        )
+    return epoch
+
+
 def _messages(messages: Sequence[MessageLike]) -> list[scaiinfer.ChatMessage]:
     if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence) or not messages:  # type: ignore[unreachable]
         raise ValueError(
@@ -450,13 +458,17 @@ class HeartbeatClient(_Client):
 def _resume_metrics(
     request: scaimind.StreamMetricsRequest, last: scaimind.StreamMetricsResponse
 ) -> scaimind.StreamMetricsRequest:
-    return scaimind.StreamMetricsRequest(job_id=request.job_id, after_step=last.step)
+    return scaimind.StreamMetricsRequest(
+        job_id=request.job_id, after_step=last.step, epoch=last.epoch
+    )
 
 
 def _resume_events(
     request: scaicore.StreamEventsRequest, last: scaicore.StreamEventsResponse
 ) -> scaicore.StreamEventsRequest:
-    return scaicore.StreamEventsRequest(core_id=request.core_id, after_sequence=last.sequence)
+    return scaicore.StreamEventsRequest(
+        core_id=request.core_id, after_sequence=last.sequence, epoch=last.epoch
+    )
 
 
 class CoordinatorClient(_Client):
@@ -504,15 +516,24 @@ class CoordinatorClient(_Client):
         return (await self._transport.unary(CANCEL_JOB, request, **options)).job
 
     def stream_metrics(
-        self, job_id: str, *, after_step: int = 0, **options: Unpack[StreamOptions]
+        self,
+        job_id: str,
+        *,
+        after_step: int = 0,
+        epoch: str = "",
+        **options: Unpack[StreamOptions],
     ) -> ServerStream[scaimind.StreamMetricsRequest, scaimind.StreamMetricsResponse]:
         """Metric points in step order; ends when the job is terminal.
 
         Resumes by itself after a dropped connection from the last step
-        delivered: no gap, no duplicate.
+        delivered: no gap, no duplicate. To continue from a saved cursor,
+        pass the last point's ``step`` and ``epoch``; if the gateway's
+        history is no longer that epoch, ``errors.HistoryResetError``.
         """
         request = scaimind.StreamMetricsRequest(
-            job_id=_text(job_id, "job_id"), after_step=_at_least(after_step, 0, "after_step")
+            job_id=_text(job_id, "job_id"),
+            after_step=_at_least(after_step, 0, "after_step"),
+            epoch=_epoch(epoch),
         )
         return self._transport.stream(STREAM_METRICS, request, resume=_resume_metrics, **options)
 
@@ -622,16 +643,25 @@ class CoreRuntimeClient(_Client):
         return (await self._transport.unary(RESTORE_CORE, request, **options)).instance
 
     def stream_events(
-        self, core_id: str, *, after_sequence: int = 0, **options: Unpack[StreamOptions]
+        self,
+        core_id: str,
+        *,
+        after_sequence: int = 0,
+        epoch: str = "",
+        **options: Unpack[StreamOptions],
     ) -> ServerStream[scaicore.StreamEventsRequest, scaicore.StreamEventsResponse]:
         """A core's events in sequence order, then live until cancelled.
 
-        Resumes by itself after a dropped connection from the last sequence
-        delivered: no gap, no duplicate.
+        Resumes by itself after a dropped connection or a gateway restart
+        from the last sequence delivered: no gap, no duplicate. To continue
+        from a saved cursor, pass the last event's ``sequence`` and
+        ``epoch``; if the gateway lost or reset that history, the stream
+        raises ``errors.HistoryResetError`` rather than skip or repeat.
         """
         request = scaicore.StreamEventsRequest(
             core_id=_text(core_id, "core_id"),
             after_sequence=_at_least(after_sequence, 0, "after_sequence"),
+            epoch=_epoch(epoch),
         )
         return self._transport.stream(STREAM_EVENTS, request, resume=_resume_events, **options)
 

@@ -25,6 +25,7 @@ __all__ = [
     "DataLossError",
     "DeadlineExceededError",
     "FailedPreconditionError",
+    "HistoryResetError",
     "InsufficientGPUsError",
     "InternalError",
     "InvalidArgumentError",
@@ -248,6 +249,14 @@ class FailedPreconditionError(ScaiGridError):
     status = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class HistoryResetError(FailedPreconditionError):
+    """A stream was resumed against a history that is not the one its cursor
+    came from (``history_reset``): the gateway lost or reset the core's events
+    or the job's metrics, and their sequences started over. Nothing was
+    skipped or repeated; start again from 0 (``after_sequence=0``), knowing
+    that what arrives may cover events you have seen, under a new epoch."""
+
+
 class AlreadyExistsError(ScaiGridError):
     """ALREADY_EXISTS."""
 
@@ -309,6 +318,7 @@ CODE_CLASSES: dict[tuple[grpc.StatusCode, str], type[ScaiGridError]] = {
     (grpc.StatusCode.RESOURCE_EXHAUSTED, "insufficient_gpus"): InsufficientGPUsError,
     (grpc.StatusCode.UNAVAILABLE, "service_draining"): ServiceDrainingError,
     (grpc.StatusCode.UNAVAILABLE, "backend_unavailable"): BackendUnavailableError,
+    (grpc.StatusCode.FAILED_PRECONDITION, "history_reset"): HistoryResetError,
 }
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 
 import grpc
 import pytest
 
 from scaigrid_client import Keepalive, RetryEvent, RetryPolicy, ScaiGrid, errors
 from scaigrid_client.testing import FakeScaiGrid
+from scaigrid_client.v1 import scaicore
 from tests import h2_reset_proxy
 from tests.h2_reset_proxy import ResetProxy
 
@@ -180,3 +182,54 @@ def test_keepalive_settings() -> None:
     with pytest.raises(TypeError, match="keepalive"):
         ScaiGrid("localhost", token="x", keepalive=30)  # type: ignore[arg-type]
     ScaiGrid("localhost", token="x", keepalive=None)
+
+
+@pytest.mark.asyncio
+async def test_a_resume_against_a_reset_history_fails_instead_of_skipping() -> None:
+    policy = RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
+    async with (
+        FakeScaiGrid() as fake,
+        ScaiGrid(fake.target, token=fake.token, tls=False, retry=policy) as grid,
+    ):
+        await _invoke(grid, ["c"], 2)  # events 1..3
+        seen: list[int] = []
+        epochs: set[str] = set()
+
+        async def tail() -> None:
+            async for event in grid.core.stream_events("c"):
+                seen.append(event.sequence)
+                epochs.add(event.epoch)
+
+        task = asyncio.ensure_future(tail())
+        while len(seen) < 3:
+            await asyncio.sleep(0.01)
+        (epoch,) = epochs
+        assert epoch
+        # The gateway loses its state: a restart without a state dir.
+        fake.reset()
+        await _invoke(grid, ["c"], 5)  # the new history: events 1..6
+        fake.drop_streams()
+        with pytest.raises(errors.HistoryResetError) as info:
+            await asyncio.wait_for(task, 10)
+        assert isinstance(info.value, errors.FailedPreconditionError)
+        assert info.value.code == "history_reset"
+        assert seen == [1, 2, 3]  # nothing skipped, nothing repeated
+        last = fake.calls("CoreRuntimeService.StreamEvents")[-1].request
+        assert (last.after_sequence, last.epoch) == (3, epoch)  # type: ignore[attr-defined]
+
+        # A saved cursor: right epoch resumes, stale epoch is refused.
+        new_epoch = fake.state.events["c"][0].epoch
+        assert new_epoch != epoch
+        fresh = [e.sequence async for e in _until(grid, "c", 4, new_epoch, 6)]
+        assert fresh == [5, 6]
+        with pytest.raises(errors.HistoryResetError):
+            [e async for e in _until(grid, "c", 4, epoch, 6)]
+
+
+async def _until(
+    grid: ScaiGrid, core_id: str, after: int, epoch: str, last: int
+) -> AsyncIterator[scaicore.StreamEventsResponse]:
+    async for event in grid.core.stream_events(core_id, after_sequence=after, epoch=epoch):
+        yield event
+        if event.sequence >= last:
+            return

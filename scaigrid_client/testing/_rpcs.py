@@ -184,6 +184,7 @@ async def cancel_job(
 async def stream_metrics(
     fake: FakeScaiGrid, request: scaimind.StreamMetricsRequest, stream: _Stream
 ) -> AsyncIterator[scaimind.StreamMetricsResponse]:
+    fake.backend.check_epoch(request.epoch, "after_step")
     entry = fake.backend.job(request.job_id)
     points = _replay_and_follow(
         fake,
@@ -261,6 +262,7 @@ async def restore_core(
 async def stream_events(
     fake: FakeScaiGrid, request: scaicore.StreamEventsRequest, stream: _Stream
 ) -> AsyncIterator[scaicore.StreamEventsResponse]:
+    fake.backend.check_epoch(request.epoch, "after_sequence")
     core = fake.backend.core(request.core_id)
     async for event in _replay_and_follow(fake, stream, core.events, request.after_sequence):
         yield event

@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import random
+import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -179,6 +180,10 @@ class FakeBackend:
         self.heartbeats: dict[str, list[HeartbeatRecord]] = {}
         self._changed = asyncio.Event()
         self._counters: dict[str, int] = {}
+        # Which history the events and metric points belong to: a gateway
+        # that loses its state starts a new one, and a cursor from the old
+        # one must not resume against it.
+        self.epoch = secrets.token_hex(8)
 
     # -- change notification: streams that follow live wait on this --------
 
@@ -189,6 +194,16 @@ class FakeBackend:
     def notify(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
+
+    def check_epoch(self, epoch: str, cursor: str) -> None:
+        """Refuse a resume whose cursor came from another history."""
+        if epoch and epoch != self.epoch:
+            raise FakeError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "history_reset",
+                f"{cursor}: the cursor is from history epoch {epoch!r}, but this gateway's "
+                f"history is epoch {self.epoch!r} (it was lost or reset); start again from 0",
+            )
 
     def _next_id(self, prefix: str) -> str:
         number = self._counters[prefix] = self._counters.get(prefix, 0) + 1
@@ -391,6 +406,7 @@ class FakeBackend:
                     },
                     recorded_at=_now(),
                     job_state=job.state,
+                    epoch=self.epoch,
                 )
             )
             self.notify()
@@ -529,6 +545,7 @@ class FakeBackend:
                 occurred_at=instance.updated_at,
                 invocation_id=invocation_id,
                 attributes={"state": scaicore.CoreState.Name(instance.state), **attributes},
+                epoch=self.epoch,
             )
         )
         self.notify()

@@ -339,19 +339,27 @@ class StreamEventsRequest(_message.Message):
 
     CORE_ID_FIELD_NUMBER: _builtins.int
     AFTER_SEQUENCE_FIELD_NUMBER: _builtins.int
+    EPOCH_FIELD_NUMBER: _builtins.int
     core_id: _builtins.str
     """The core's id."""
     after_sequence: _builtins.int
     """Send only events with a sequence greater than this; 0 sends all."""
+    epoch: _builtins.str
+    """The epoch of the history after_sequence was read from, as its events
+    carried it. If the gateway's history has another epoch (it lost or reset
+    it), it answers FAILED_PRECONDITION with scaigrid-error-code
+    history_reset instead of skipping or repeating events. Empty: no check.
+    """
     def __init__(
         self,
         *,
         core_id: _builtins.str = ...,
         after_sequence: _builtins.int = ...,
+        epoch: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_sequence", b"after_sequence", "core_id", b"core_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_sequence", b"after_sequence", "core_id", b"core_id", "epoch", b"epoch"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -389,6 +397,7 @@ class StreamEventsResponse(_message.Message):
     OCCURRED_AT_FIELD_NUMBER: _builtins.int
     INVOCATION_ID_FIELD_NUMBER: _builtins.int
     ATTRIBUTES_FIELD_NUMBER: _builtins.int
+    EPOCH_FIELD_NUMBER: _builtins.int
     core_id: _builtins.str
     """The core the event belongs to."""
     sequence: _builtins.int
@@ -397,6 +406,10 @@ class StreamEventsResponse(_message.Message):
     """What happened."""
     invocation_id: _builtins.str
     """The invocation, for INVOKED events."""
+    epoch: _builtins.str
+    """The epoch of the core's event history. It changes only when the gateway
+    loses or resets the history, whose sequences then start over.
+    """
     @_builtins.property
     def occurred_at(self) -> _timestamp_pb2.Timestamp:
         """When it happened."""
@@ -414,10 +427,11 @@ class StreamEventsResponse(_message.Message):
         occurred_at: _timestamp_pb2.Timestamp | None = ...,
         invocation_id: _builtins.str = ...,
         attributes: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        epoch: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "core_id", b"core_id", "invocation_id", b"invocation_id", "occurred_at", b"occurred_at", "sequence", b"sequence", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "core_id", b"core_id", "epoch", b"epoch", "invocation_id", b"invocation_id", "occurred_at", b"occurred_at", "sequence", b"sequence", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

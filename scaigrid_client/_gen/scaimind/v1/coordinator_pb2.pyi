@@ -380,19 +380,27 @@ class StreamMetricsRequest(_message.Message):
 
     JOB_ID_FIELD_NUMBER: _builtins.int
     AFTER_STEP_FIELD_NUMBER: _builtins.int
+    EPOCH_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     """The job's id."""
     after_step: _builtins.int
     """Send only points with a step greater than this; 0 sends all."""
+    epoch: _builtins.str
+    """The epoch of the history after_step was read from, as its points carried
+    it. If the gateway's history has another epoch (it lost or reset it), it
+    answers FAILED_PRECONDITION with scaigrid-error-code history_reset
+    instead of skipping or repeating points. Empty: no check.
+    """
     def __init__(
         self,
         *,
         job_id: _builtins.str = ...,
         after_step: _builtins.int = ...,
+        epoch: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_step", b"after_step", "job_id", b"job_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_step", b"after_step", "epoch", b"epoch", "job_id", b"job_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -429,12 +437,17 @@ class StreamMetricsResponse(_message.Message):
     VALUES_FIELD_NUMBER: _builtins.int
     RECORDED_AT_FIELD_NUMBER: _builtins.int
     JOB_STATE_FIELD_NUMBER: _builtins.int
+    EPOCH_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     """The job the point belongs to."""
     step: _builtins.int
     """The step, from 1, without gaps."""
     job_state: Global___JobState.ValueType
     """The job's state after this step; terminal on the job's last point."""
+    epoch: _builtins.str
+    """The epoch of the job's metric history; it changes only when the gateway
+    loses or resets the history.
+    """
     @_builtins.property
     def values(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
         """Named values at this step, for example "loss", "learning_rate",
@@ -453,10 +466,11 @@ class StreamMetricsResponse(_message.Message):
         values: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
         recorded_at: _timestamp_pb2.Timestamp | None = ...,
         job_state: Global___JobState.ValueType = ...,
+        epoch: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["recorded_at", b"recorded_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["job_id", b"job_id", "job_state", b"job_state", "recorded_at", b"recorded_at", "step", b"step", "values", b"values"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["epoch", b"epoch", "job_id", b"job_id", "job_state", b"job_state", "recorded_at", b"recorded_at", "step", b"step", "values", b"values"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
