@@ -5,7 +5,9 @@ believable, deterministic state, token auth like the gateway's, fault and
 delay injection, and a journal of every call. See docs/testing.md.
 
 The pytest plugin (registered automatically) adds a ``scaigrid_fake``
-fixture: a running fake with fresh state for each test.
+fixture, a running fake with fresh state for each test, and a
+``scaigrid_client`` fixture, a ScaiGrid for it with fast retries
+(``scaigrid_fake.client()``).
 """
 
 from scaigrid_client.testing._server import Call, FakeScaiGrid, FakeState

@@ -110,6 +110,8 @@ class ControlServer:
             ("POST", "/tokens"): self._tokens,
             ("POST", "/reset"): self._reset,
         }
+        if host.startswith(("unix:", "unix-abstract:")):
+            host = "127.0.0.1"  # the fake serves on a unix socket; HTTP needs TCP
         self._server = http.server.ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(

@@ -1,17 +1,20 @@
-"""pytest plugin: the ``scaigrid_fake`` fixture.
+"""pytest plugin: the ``scaigrid_fake`` and ``scaigrid_client`` fixtures.
 
 Registered through the ``pytest11`` entry point. It imports nothing heavy
-until the fixture is used, so installing the SDK never slows pytest down.
+until a fixture is used, so installing the SDK never slows pytest down.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
+    from scaigrid_client import ScaiGrid
     from scaigrid_client.testing import FakeScaiGrid
 
 
@@ -40,3 +43,37 @@ def scaigrid_fake(request: pytest.FixtureRequest) -> Iterator[FakeScaiGrid]:
         raise TypeError("@pytest.mark.scaigrid_fake takes keyword options only")
     with FakeScaiGrid(**options) as fake:
         yield fake
+
+
+@pytest.fixture
+def scaigrid_client(scaigrid_fake: FakeScaiGrid) -> Iterator[ScaiGrid]:
+    """``scaigrid_fake.client()``: a ScaiGrid for the fake, with fast retries.
+
+    A plain fixture, so it needs no async plugin: the client is created
+    without a loop and connects on the test's loop at its first call. It is
+    closed after the test (closing it in the test as well is fine).
+    """
+    grid = scaigrid_fake.client()
+    yield grid
+    _close(grid)
+
+
+def _close(grid: ScaiGrid) -> None:
+    # By now the test's loop may be closed (pytest-asyncio closes a
+    # function-scoped loop before plain fixtures' teardown), so close on a
+    # loop of our own, in a thread of its own in case this one runs a loop.
+    # The channel's calls have ended with the test; closing it then only
+    # releases grpc-core's channel, which any thread may do.
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(grid.close())
+        except BaseException as exc:  # reported on the test's thread
+            failure.append(exc)
+
+    closer = threading.Thread(target=run, name="scaigrid-client-close")
+    closer.start()
+    closer.join()
+    if failure:
+        raise failure[0]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import os
 import pathlib
 import secrets
@@ -20,18 +21,21 @@ import threading
 import time
 import types
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import grpc
 from google.protobuf import message as _message, message_factory
+from typing_extensions import Unpack
 
-from scaigrid_client._config import TLSConfig
+from scaigrid_client._clients import ScaiGrid
+from scaigrid_client._config import RetryEvent, RetryPolicy, TLSConfig
+from scaigrid_client.testing._address import ListenAddress, bind_error, check_before_bind
 from scaigrid_client.testing._state import FakeBackend, FakeError, HeartbeatRecord
 from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
 
-__all__ = ["Call", "FakeScaiGrid", "FakeState"]
+__all__ = ["Call", "FakeScaiGrid", "FakeState", "RetryOverrides"]
 
 _T = TypeVar("_T")
 
@@ -130,6 +134,28 @@ class FakeState:
 _M = TypeVar("_M", bound=_message.Message)
 
 
+class RetryOverrides(TypedDict, total=False):
+    """Fields of RetryPolicy that ``FakeScaiGrid.retry_policy`` takes."""
+
+    max_attempts: int
+    initial_backoff: float
+    max_backoff: float
+    multiplier: float
+    jitter: float
+    retry_on: Collection[grpc.StatusCode]
+    on_retry: Callable[[RetryEvent], object] | None
+    budget_max_tokens: float
+    budget_token_ratio: float
+
+
+# Retries as the default policy makes them (same attempts and statuses), but
+# waiting milliseconds, and with a budget injected faults do not trip: the
+# largest bucket, and each success refunds a whole token.
+_TEST_RETRY = RetryOverrides(
+    initial_backoff=0.01, max_backoff=0.05, budget_max_tokens=1000.0, budget_token_ratio=1.0
+)
+
+
 def _copy(msg: _M) -> _M:
     clone = type(msg)()
     clone.CopyFrom(msg)
@@ -146,8 +172,13 @@ class FakeScaiGrid:
     Use it as an async context manager in async tests, or as a plain context
     manager in sync tests (it then runs on its own thread and event loop)::
 
-        async with FakeScaiGrid() as fake:
-            client = InferenceClient(fake.target, token=fake.token, tls=False)
+        async with FakeScaiGrid() as fake, fake.client() as grid:
+            await grid.inference.list_models()
+
+    ``host`` is an IP address or host name (``port`` 0: a free port), or a
+    unix socket: ``unix:PATH``, ``unix:///ABSOLUTE/PATH`` or
+    ``unix-abstract:NAME`` (Linux); ``port`` is then not used. A port or
+    socket that cannot be bound raises OSError saying why when it starts.
 
     ``tls=True`` serves TLS with a throwaway CA (see ``client_tls()``), and
     ``require_client_cert=True`` makes it mTLS. ``step_interval`` is the time
@@ -176,8 +207,7 @@ class FakeScaiGrid:
     ) -> None:
         if require_client_cert and not tls:
             raise ValueError("require_client_cert: mTLS needs tls=True as well")
-        self._host = host
-        self._port = port
+        self._address = ListenAddress.parse(host, port)
         self.token: str = token or "sgst_" + secrets.token_hex(16)
         """A service token valid for every scope, that never expires."""
         self.tls = tls
@@ -230,19 +260,34 @@ class FakeScaiGrid:
                 ("grpc.server.max_pending_requests_hard_limit", 100_000),
             ]
         )
-        server.add_generic_rpc_handlers(tuple(self._handlers()))
-        await _add_health_and_reflection(server)
-        address = f"{self._host}:{self._port}"
-        if self.tls:
-            port = server.add_secure_port(address, self._server_credentials())
-        else:
-            port = server.add_insecure_port(address)
-        if port == 0:
-            raise OSError(f"FakeScaiGrid: cannot listen on {address}")
-        self._bound_port = port
-        await server.start()
+        try:
+            server.add_generic_rpc_handlers(tuple(self._handlers()))
+            await _add_health_and_reflection(server)
+            self._bound_port = self._listen(server)
+            await server.start()
+        except BaseException:
+            self._bound_port = None
+            await server.stop(None)
+            self._backend.close()
+            self._backend = None
+            raise
         self._server = server
         return self
+
+    def _listen(self, server: grpc.aio.Server) -> int:
+        """Add the listening port; return the TCP port (0 for a unix socket)."""
+        address = self._address
+        check_before_bind(address)
+        try:
+            if self.tls:
+                port = server.add_secure_port(address.bind, self._server_credentials())
+            else:
+                port = server.add_insecure_port(address.bind)
+        except RuntimeError:  # grpc's "Failed to bind to address ..."
+            port = 0
+        if port == 0:
+            raise bind_error(address) from None
+        return 0 if address.unix else port
 
     async def stop(self, grace: float | None = 0.5) -> None:
         """Stop serving, cancelling open calls after ``grace`` seconds."""
@@ -270,6 +315,7 @@ class FakeScaiGrid:
             try:
                 loop.run_until_complete(self.start())
             except BaseException as exc:
+                loop.close()
                 started.set_exception(exc)
                 return
             started.set_result(None)
@@ -277,9 +323,15 @@ class FakeScaiGrid:
             loop.run_until_complete(self.stop())
             loop.close()
 
-        self._thread = threading.Thread(target=serve, name="FakeScaiGrid", daemon=True)
-        self._thread.start()
-        started.result()
+        thread = threading.Thread(target=serve, name="FakeScaiGrid", daemon=True)
+        self._thread = thread
+        thread.start()
+        try:
+            started.result()
+        except BaseException:
+            thread.join()
+            self._thread = self._loop = None
+            raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -303,15 +355,15 @@ class FakeScaiGrid:
 
     @property
     def port(self) -> int:
+        """The TCP port served; 0 when serving on a unix socket."""
         if self._bound_port is None:
             raise RuntimeError("FakeScaiGrid is not running; use 'async with FakeScaiGrid()'")
         return self._bound_port
 
     @property
     def target(self) -> str:
-        """``host:port`` to connect to."""
-        host = self._host if self._host not in ("0.0.0.0", "::", "[::]") else "127.0.0.1"  # noqa: S104
-        return f"{host}:{self.port}"
+        """Where clients connect: ``host:port``, or the unix socket as given."""
+        return self._address.target(self.port)
 
     def client_tls(self) -> TLSConfig:
         """The TLSConfig a client needs: the CA, and for mTLS a client cert."""
@@ -328,6 +380,35 @@ class FakeScaiGrid:
                 server_name="localhost",
             )
         return TLSConfig(ca_cert=material["ca.pem"], server_name="localhost")
+
+    def retry_policy(self, **overrides: Unpack[RetryOverrides]) -> RetryPolicy:
+        """A RetryPolicy for tests: the default's attempts and statuses, with
+        waits of 10 to 50 ms instead of 0.5 to 5 s, and a retry budget that
+        trips only after some 500 failures in a row. ``overrides`` replace
+        any of its fields (``on_retry=`` to watch the retries)."""
+        fields = RetryOverrides(**_TEST_RETRY)
+        if "initial_backoff" in overrides and "max_backoff" not in overrides:
+            # A longer first wait raises the cap with it rather than failing.
+            fields["max_backoff"] = max(_TEST_RETRY["max_backoff"], overrides["initial_backoff"])
+        return dataclasses.replace(RetryPolicy(**fields), **overrides)
+
+    def client(self, **overrides: Any) -> ScaiGrid:
+        """A ScaiGrid for this fake: its target, token and TLS (``client_tls()``
+        for a TLS fake), and ``retry_policy()``. ``overrides`` are ScaiGrid
+        keywords that replace these (``target=``, ``token=``, ``retry=``,
+        ``timeout=``, ...).
+
+        It needs no running loop to create; use and close it on the test's
+        loop: ``async with fake.client() as grid: ...``.
+        """
+        options: dict[str, Any] = {
+            "target": self.target,
+            "token": self.token,
+            "tls": self.client_tls() if self.tls else False,
+            "retry": self.retry_policy(),
+        }
+        options.update(overrides)
+        return ScaiGrid(**options)
 
     def issue_token(
         self,
