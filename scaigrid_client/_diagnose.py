@@ -25,7 +25,7 @@ import ssl
 
 from scaigrid_client._config import TLSConfig
 
-__all__ = ["probe_setup_failure", "probe_address"]
+__all__ = ["probe_address", "probe_setup_failure"]
 
 # The client's HTTP/2 connection preface and an empty SETTINGS frame: a
 # gateway that accepted the connection answers with its own SETTINGS.
