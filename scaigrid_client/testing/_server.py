@@ -188,6 +188,13 @@ class FakeScaiGrid:
     ``record_responses=True`` keeps every response message sent in its
     call's ``responses`` (every frame of a stream; mind the memory on large
     outputs).
+
+    ``state_dir`` keeps the state (cores and their events, jobs and their
+    metrics, nodes, allocations, idempotency keys and the history epoch) in
+    that directory, written before any client sees a change, so a fake
+    started again on it, even after SIGKILL, goes on where the last one
+    stopped, as a restarted gateway does. Without it every start is a new
+    history with a new epoch; so is ``reset()``.
     """
 
     def __init__(
@@ -204,6 +211,7 @@ class FakeScaiGrid:
         binary_chunk_size: int = 1 << 20,
         max_calls: int | None = None,
         record_responses: bool = False,
+        state_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if require_client_cert and not tls:
             raise ValueError("require_client_cert: mTLS needs tls=True as well")
@@ -216,12 +224,12 @@ class FakeScaiGrid:
         self._tls_dir = pathlib.Path(tls_dir) if tls_dir is not None else None
         self._step_interval = step_interval
         self._binary_chunk_size = binary_chunk_size
+        self._state_dir = state_dir
         self._tokens: dict[str, _Grant] = {}
         self._faults: dict[str, deque[_Fault]] = {}
         self._delays: dict[str, deque[float]] = {}
         self._calls: deque[Call] = deque(maxlen=max_calls)
         self.record_responses = record_responses
-        self._idempotent: dict[tuple[str, str], _message.Message] = {}
         self._streams: set[_Stream] = set()
         self._backend: FakeBackend | None = None
         self._server: grpc.aio.Server | None = None
@@ -243,9 +251,7 @@ class FakeScaiGrid:
         if self._server is not None:
             raise RuntimeError("FakeScaiGrid is already running")
         self._loop = asyncio.get_running_loop()
-        self._backend = FakeBackend(
-            step_interval=self._step_interval, binary_chunk_size=self._binary_chunk_size
-        )
+        self._backend = self._new_backend(fresh=False)
         server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", 64 << 20),
@@ -273,6 +279,14 @@ class FakeScaiGrid:
             raise
         self._server = server
         return self
+
+    def _new_backend(self, *, fresh: bool) -> FakeBackend:
+        return FakeBackend(
+            step_interval=self._step_interval,
+            binary_chunk_size=self._binary_chunk_size,
+            state_dir=self._state_dir,
+            fresh=fresh,
+        )
 
     def _listen(self, server: grpc.aio.Server) -> int:
         """Add the listening port; return the TCP port (0 for a unix socket)."""
@@ -505,13 +519,10 @@ class FakeScaiGrid:
             self._drop_all(FakeError(grpc.StatusCode.UNAVAILABLE, "service_draining", "reset"))
             if self._backend is not None:
                 self._backend.close()
-                self._backend = FakeBackend(
-                    step_interval=self._step_interval, binary_chunk_size=self._binary_chunk_size
-                )
+                self._backend = self._new_backend(fresh=True)
             self._faults.clear()
             self._delays.clear()
             self._calls.clear()
-            self._idempotent.clear()
             self._tokens.clear()
             self._grant_default()
 
@@ -709,11 +720,11 @@ class FakeScaiGrid:
                 if fault is not None and not fault.after_effect:
                     raise fault.error()
                 key = (method, call.request_id)
-                response = self._idempotent.get(key) if idempotent else None
+                response = self.backend.replies.get(key) if idempotent else None
                 if response is None:
                     response = await impl(self, request)
                     if idempotent:
-                        self._idempotent[key] = response
+                        self.backend.remember_reply(key, response)
                 if fault is not None:
                     raise fault.error()
                 echo = self._response_metadata(call)

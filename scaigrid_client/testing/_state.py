@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import math
+import os
 import random
 import secrets
 import time
@@ -18,8 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import grpc
-from google.protobuf import timestamp_pb2
+from google.protobuf import message as _message, timestamp_pb2
 
+from scaigrid_client.testing._persist import Record, StateLog
 from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
 
 __all__ = ["FakeBackend", "FakeError", "HeartbeatRecord"]
@@ -168,7 +170,14 @@ class _Core:
 class FakeBackend:
     """The state behind every RPC of the fake gateway."""
 
-    def __init__(self, *, step_interval: float = 0.01, binary_chunk_size: int = 1 << 20) -> None:
+    def __init__(
+        self,
+        *,
+        step_interval: float = 0.01,
+        binary_chunk_size: int = 1 << 20,
+        state_dir: str | os.PathLike[str] | None = None,
+        fresh: bool = False,
+    ) -> None:
         self.step_interval = step_interval
         self.binary_chunk_size = binary_chunk_size
         self.models = {m.id: m for m in MODELS}
@@ -180,10 +189,105 @@ class FakeBackend:
         self.heartbeats: dict[str, list[HeartbeatRecord]] = {}
         self._changed = asyncio.Event()
         self._counters: dict[str, int] = {}
+        # Replies of the RPCs whose request id is their idempotency key.
+        self.replies: dict[tuple[str, str], _message.Message] = {}
         # Which history the events and metric points belong to: a gateway
         # that loses its state starts a new one, and a cursor from the old
         # one must not resume against it.
         self.epoch = secrets.token_hex(8)
+        self._log: StateLog | None = None
+        if state_dir is not None:
+            self._log = StateLog(state_dir)
+            if not fresh:
+                for record in self._log.load():
+                    self._apply(record)
+            self._log.rewrite(self._snapshot())
+            for entry in self.jobs.values():
+                if entry.job.state not in TERMINAL_JOB_STATES:
+                    entry.task = asyncio.get_running_loop().create_task(self._run_job(entry))
+
+    # -- persistence (FakeScaiGrid(state_dir=...)) ------------------------------
+
+    def _save(self, *records: Record) -> None:
+        """Journal a change before any client can see it."""
+        if self._log is not None:
+            self._log.append(*records)
+
+    def remember_reply(self, key: tuple[str, str], reply: _message.Message) -> None:
+        self.replies[key] = reply
+        self._save(Record("reply", "\x1f".join(key), reply))
+
+    def _snapshot(self) -> Iterator[Record]:
+        yield Record("epoch", value=self.epoch)
+        for prefix, number in self._counters.items():
+            yield Record("counter", prefix, value=number)
+        for entry in self.jobs.values():
+            yield Record("job", entry.job.id, entry.job)
+            for point in entry.points:
+                yield Record("point", entry.job.id, point)
+        for node in self.nodes.values():
+            yield Record("node", node.node_id, node)
+        for node_id, used in self.node_gpus_used.items():
+            yield Record("gpus_used", node_id, value=sorted(used))
+        for allocation in self.allocations.values():
+            yield Record("allocation", allocation.id, allocation)
+        for core_id, core in self.cores.items():
+            yield Record("core", core_id, core.instance)
+            for event in core.events:
+                yield Record("event", core_id, event)
+            for invocation in core.invocations:
+                yield Record("invocation", core_id, invocation)
+        for records in self.heartbeats.values():
+            for beat in records:
+                yield Record("heartbeat", "", beat.request, [beat.received_at, beat.sequence])
+        for key, reply in self.replies.items():
+            yield Record("reply", "\x1f".join(key), reply)
+
+    def _apply(self, record: Record) -> None:
+        kind, key, message, value = record.kind, record.key, record.message, record.value
+        if kind == "epoch":
+            self.epoch = value
+        elif kind == "counter":
+            self._counters[key] = value
+        elif kind == "job":
+            assert isinstance(message, scaimind.Job)
+            if key in self.jobs:
+                self.jobs[key].job = message
+            else:
+                self.jobs[key] = _Job(message)
+        elif kind == "point":
+            assert isinstance(message, scaimind.StreamMetricsResponse)
+            self.jobs[key].points.append(message)
+        elif kind == "node":
+            assert isinstance(message, scaimind.Node)
+            self.nodes[key] = message
+        elif kind == "gpus_used":
+            self.node_gpus_used[key] = set(value)
+        elif kind == "allocation":
+            assert isinstance(message, scaimind.Allocation)
+            self.allocations[key] = message
+        elif kind == "core":
+            assert isinstance(message, scaicore.CoreInstance)
+            core = self.cores.get(key)
+            if core is None:
+                self.cores[key] = _Core(message)
+            else:
+                core.instance = message
+        elif kind == "event":
+            assert isinstance(message, scaicore.StreamEventsResponse)
+            self.cores[key].events.append(message)
+        elif kind == "invocation":
+            assert isinstance(message, scaicore.InvokeCoreRequest)
+            self.cores[key].invocations.append(message)
+        elif kind == "heartbeat":
+            assert isinstance(message, scaiinfer.HeartbeatRequest)
+            received_at, sequence = value
+            history = self.heartbeats.setdefault(message.node_id, [])
+            history.append(HeartbeatRecord(message, received_at, sequence))
+        elif kind == "reply":
+            assert message is not None
+            method, _, request_id = key.partition("\x1f")
+            self.replies[(method, request_id)] = message
 
     # -- change notification: streams that follow live wait on this --------
 
@@ -207,12 +311,15 @@ class FakeBackend:
 
     def _next_id(self, prefix: str) -> str:
         number = self._counters[prefix] = self._counters.get(prefix, 0) + 1
+        self._save(Record("counter", prefix, value=number))
         return f"{prefix}-{number:06d}"
 
     def close(self) -> None:
         for job in self.jobs.values():
             if job.task is not None:
                 job.task.cancel()
+        if self._log is not None:
+            self._log.close()
 
     # -- models and inference -------------------------------------------------
 
@@ -344,6 +451,7 @@ class FakeBackend:
         history = self.heartbeats.setdefault(request.node_id, [])
         record = HeartbeatRecord(scaiinfer.HeartbeatRequest(), time.time(), len(history) + 1)
         record.request.CopyFrom(request)
+        self._save(Record("heartbeat", "", record.request, [record.received_at, record.sequence]))
         history.append(record)
         return scaiinfer.HeartbeatResponse(
             node_id=request.node_id,
@@ -374,6 +482,7 @@ class FakeBackend:
             id=self._next_id("job"), state=scaimind.JOB_STATE_QUEUED, created_at=_now()
         )
         job.spec.CopyFrom(spec)
+        self._save(Record("job", job.id, job))
         entry = _Job(job)
         self.jobs[job.id] = entry
         entry.task = asyncio.get_running_loop().create_task(self._run_job(entry))
@@ -382,12 +491,15 @@ class FakeBackend:
 
     async def _run_job(self, entry: _Job) -> None:
         job = entry.job
-        await asyncio.sleep(self.step_interval)
-        job.state = scaimind.JOB_STATE_RUNNING
-        job.started_at.CopyFrom(_now())
-        self.notify()
+        if job.state == scaimind.JOB_STATE_QUEUED:
+            await asyncio.sleep(self.step_interval)
+            job.state = scaimind.JOB_STATE_RUNNING
+            job.started_at.CopyFrom(_now())
+            self._save(Record("job", job.id, job))
+            self.notify()
         lr = float(job.spec.hyperparameters.get("learning_rate", "0.0003") or 0.0003)
-        for step in range(1, job.spec.max_steps + 1):
+        # (from the step after the last one recorded: a restarted fake goes on)
+        for step in range(job.current_step + 1, job.spec.max_steps + 1):
             await asyncio.sleep(self.step_interval)
             job.current_step = step
             last = step == job.spec.max_steps
@@ -409,6 +521,7 @@ class FakeBackend:
                     epoch=self.epoch,
                 )
             )
+            self._save(Record("job", job.id, job), Record("point", job.id, entry.points[-1]))
             self.notify()
 
     def job(self, job_id: str) -> _Job:
@@ -434,6 +547,7 @@ class FakeBackend:
             entry.task.cancel()
         job.state = scaimind.JOB_STATE_CANCELLED
         job.finished_at.CopyFrom(_now())
+        self._save(Record("job", job.id, job))
         self.notify()
         return job
 
@@ -462,6 +576,7 @@ class FakeBackend:
             labels=dict(request.labels),
             registered_at=previous.registered_at if previous else _now(),
         )
+        self._save(Record("node", node.node_id, node))
         self.nodes[node.node_id] = node
         return node
 
@@ -497,6 +612,11 @@ class FakeBackend:
                 node.gpus_free -= len(picked)
                 wanted -= len(picked)
                 allocation.assignments.add(node_id=node.node_id, gpu_indices=picked)
+                self._save(
+                    Record("node", node.node_id, node),
+                    Record("gpus_used", node.node_id, value=sorted(used)),
+                )
+        self._save(Record("allocation", allocation.id, allocation))
         self.allocations[allocation.id] = allocation
         return allocation
 
@@ -512,11 +632,15 @@ class FakeBackend:
             )
         if not allocation.HasField("released_at"):
             for assignment in allocation.assignments:
-                self.node_gpus_used[assignment.node_id].difference_update(assignment.gpu_indices)
+                used = self.node_gpus_used[assignment.node_id]
+                used.difference_update(assignment.gpu_indices)
+                self._save(Record("gpus_used", assignment.node_id, value=sorted(used)))
                 node = self.nodes.get(assignment.node_id)
                 if node is not None:
                     node.gpus_free += len(assignment.gpu_indices)
+                    self._save(Record("node", node.node_id, node))
             allocation.released_at.CopyFrom(_now())
+            self._save(Record("allocation", allocation.id, allocation))
         return allocation
 
     # -- cores ----------------------------------------------------------------
@@ -537,17 +661,19 @@ class FakeBackend:
         instance = core.instance
         instance.last_sequence += 1
         instance.updated_at.CopyFrom(_now())
-        core.events.append(
-            scaicore.StreamEventsResponse(
-                core_id=instance.core_id,
-                sequence=instance.last_sequence,
-                type=event_type,  # type: ignore[arg-type]
-                occurred_at=instance.updated_at,
-                invocation_id=invocation_id,
-                attributes={"state": scaicore.CoreState.Name(instance.state), **attributes},
-                epoch=self.epoch,
-            )
+        event = scaicore.StreamEventsResponse(
+            core_id=instance.core_id,
+            sequence=instance.last_sequence,
+            type=event_type,  # type: ignore[arg-type]
+            occurred_at=instance.updated_at,
+            invocation_id=invocation_id,
+            attributes={"state": scaicore.CoreState.Name(instance.state), **attributes},
+            epoch=self.epoch,
         )
+        self._save(
+            Record("core", instance.core_id, instance), Record("event", instance.core_id, event)
+        )
+        core.events.append(event)
         self.notify()
 
     def invoke_core(self, request: scaicore.InvokeCoreRequest) -> scaicore.InvokeCoreResponse:
@@ -564,6 +690,7 @@ class FakeBackend:
             self._event(core, scaicore.EVENT_TYPE_ACTIVATED)
         instance.invocation_count += 1
         invocation_id = self._next_id("inv")
+        self._save(Record("invocation", request.core_id, request))
         core.invocations.append(request)
         self._event(core, scaicore.EVENT_TYPE_INVOKED, invocation_id)
         try:
