@@ -194,7 +194,10 @@ class FakeScaiGrid:
     that directory, written before any client sees a change, so a fake
     started again on it, even after SIGKILL, goes on where the last one
     stopped, as a restarted gateway does. Without it every start is a new
-    history with a new epoch; so is ``reset()``.
+    history with a new epoch; so is ``reset()``. ``min_ping_interval`` is
+    the shortest keepalive ping interval it accepts from a client, in
+    seconds (10, as the gateway; a default gRPC server: 300); a client that
+    pings more often is disconnected (GOAWAY ``too_many_pings``).
     """
 
     def __init__(
@@ -212,6 +215,7 @@ class FakeScaiGrid:
         max_calls: int | None = None,
         record_responses: bool = False,
         state_dir: str | os.PathLike[str] | None = None,
+        min_ping_interval: float = 10.0,
     ) -> None:
         if require_client_cert and not tls:
             raise ValueError("require_client_cert: mTLS needs tls=True as well")
@@ -225,6 +229,11 @@ class FakeScaiGrid:
         self._step_interval = step_interval
         self._binary_chunk_size = binary_chunk_size
         self._state_dir = state_dir
+        if not min_ping_interval > 0:
+            raise ValueError(
+                f"min_ping_interval: must be a positive number of seconds, got {min_ping_interval!r}"
+            )
+        self._min_ping_interval = min_ping_interval
         self._tokens: dict[str, _Grant] = {}
         self._faults: dict[str, deque[_Fault]] = {}
         self._delays: dict[str, deque[float]] = {}
@@ -258,7 +267,10 @@ class FakeScaiGrid:
                 ("grpc.max_send_message_length", -1),
                 ("grpc.so_reuseport", 0),
                 # Accept client keepalive pings every 10 s, as the gateway does.
-                ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+                (
+                    "grpc.http2.min_ping_interval_without_data_ms",
+                    round(self._min_ping_interval * 1000),
+                ),
                 ("grpc.keepalive_permit_without_calls", 1),
                 # grpc-core cancels calls that wait for a handler beyond 1000
                 # (soft) and 3000 (hard); a suite's burst must not hit that.
