@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         ScaiGrid,
     )
     from scaigrid_client._config import Keepalive, RetryEvent, RetryPolicy, TLSConfig
+    from scaigrid_client._to_dict import to_dict
     from scaigrid_client._transport import CallInfo, ServerStream
 
 # Public name -> the module that defines it. Imported on first use, so that
@@ -71,6 +72,7 @@ _LAZY = {
     "TLSConfig": "scaigrid_client._config",
     "CallInfo": "scaigrid_client._transport",
     "ServerStream": "scaigrid_client._transport",
+    "to_dict": "scaigrid_client._to_dict",
 }
 
 __all__ = [
@@ -92,6 +94,7 @@ __all__ = [
     "TokenProvider",
     "__version__",
     "errors",
+    "to_dict",
 ]
 
 

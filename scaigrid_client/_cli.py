@@ -11,25 +11,27 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import math
 import os
+import re
 import signal
 import sys
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TextIO
-
-from google.protobuf import json_format, message as _message
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any, NoReturn, TextIO
 
 from scaigrid_client import errors
 from scaigrid_client._clients import ScaiGrid
 from scaigrid_client._config import TLSConfig
+from scaigrid_client._to_dict import to_dict
 from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
 
 # Exit codes, by what went wrong. Usage errors are argparse's 2.
 EXIT_CODES: dict[str, int] = {
     "ok": 0,
     "job did not succeed": 1,
+    "fake could not listen": 1,
     "usage": 2,
     "authentication": 3,
     "permission denied": 4,
@@ -52,10 +54,13 @@ _STATUS_EXIT: list[tuple[type[errors.ScaiGridError], str]] = [
     (errors.DeadlineExceededError, "deadline exceeded"),
 ]
 
-EPILOG = """exit codes: 0 ok, 1 job did not succeed, 2 usage, 3 authentication,
-4 permission denied, 5 not found, 6 invalid argument or state, 7 rate limited
-or exhausted, 8 unavailable, 9 deadline exceeded, 10 other server error,
-130 interrupted.
+EPILOG = """exit codes: 0 ok, 1 job did not succeed (or the fake could not listen),
+2 usage, 3 authentication, 4 permission denied, 5 not found, 6 invalid argument
+or state, 7 rate limited or exhausted, 8 unavailable, 9 deadline exceeded,
+10 other server error, 130 interrupted.
+
+With --json, results are JSON (streams: one object per line) and errors a
+JSON object on stderr. -v logs retries and stream resumes; -vv more.
 
 environment: SCAIGRID_TARGET, SCAIGRID_SERVICE_TOKEN, SCAIGRID_PLAINTEXT=1
 
@@ -68,13 +73,98 @@ class UsageError(Exception):
     """A bad argument found after parsing; exits 2."""
 
 
+# SDK argument -> the flag (or positional) of the CLI that sets it, so that
+# the SDK's "gpus: must be ..." reaches the user as "--gpus: must be ...".
+SDK_FLAGS: dict[str, str] = {
+    "model": "--model",
+    "messages": "PROMPT",
+    "max_tokens": "--max-tokens",
+    "temperature": "--temperature",
+    "inputs": "TEXT",
+    "after_sequence": "--after",
+    "name": "--name",
+    "base_model": "--base-model",
+    "dataset": "--dataset",
+    "gpus": "--gpus",
+    "max_steps": "--max-steps",
+    "hyperparameters": "--param",
+    "job_id": "JOB_ID",
+    "core_id": "CORE_ID",
+    "payload": "--payload",
+    "content_type": "--content-type",
+    "node_id": "NODE_ID",
+    "gpu_type": "--gpu-type",
+    "address": "--address",
+    "gpu_count": "--gpus",
+    "gpu_utilization": "--utilization",
+    "queue_depth": "--queue-depth",
+    "loaded_models": "--model",
+    "target": "--target",
+    "token": "--token",
+    "timeout": "--timeout",
+    "request_id": "--request-id",
+    "TLSConfig.ca_cert": "--ca-cert",
+    "TLSConfig.client_cert": "--client-cert",
+    "TLSConfig.client_key": "--client-key",
+    "TLSConfig.server_name": "--server-name",
+}
+# "gpus: ...", "inputs[1]: ...", "messages[0].content: ...", "TLSConfig.ca_cert: ..."
+_LEADING_NAME = re.compile(r"^(?P<path>[A-Za-z_][\w.\[\]]*): ")
+# The SDK's advice inside a message: "TLSConfig(ca_cert=...)", "tls=False", and
+# TLSConfig's field names ("the key does not belong to client_cert").
+_SDK_WORDS = re.compile(
+    r"TLSConfig\((?P<fields>\w+=\.\.\.(?:, \w+=\.\.\.)*)\)|tls=False"
+    r"|\b(?P<field>ca_cert|client_cert|client_key|server_name)\b"
+)
+
+
+def _flags_for(text: str, plaintext: str) -> str:
+    """``text`` with the SDK's argument names replaced by the CLI's flags;
+    ``plaintext`` is what turned TLS off (``--plaintext`` or the variable)."""
+
+    def flag(match: re.Match[str]) -> str:
+        if match.group("field"):
+            return SDK_FLAGS[f"TLSConfig.{match.group('field')}"]
+        if match.group("fields"):
+            names = [f.partition("=")[0] for f in match.group("fields").split(", ")]
+            return "/".join(SDK_FLAGS.get(f"TLSConfig.{n}", n) for n in names)
+        return plaintext
+
+    return _SDK_WORDS.sub(flag, text)
+
+
+def _usage_text(error: ValueError, plaintext: str) -> str:
+    """An SDK argument error in the CLI's terms, led by the flag's name."""
+    text = str(error)
+    match = _LEADING_NAME.match(text)
+    if match:
+        # "messages[0].content" -> "messages.content", then "messages".
+        path = re.sub(r"\[\d+\]", "", match.group("path"))
+        while path not in SDK_FLAGS and "." in path:
+            path = path.rpartition(".")[0]
+        if path in SDK_FLAGS:
+            text = f"{SDK_FLAGS[path]}: {text[match.end() :]}"
+    return _flags_for(text, plaintext)
+
+
+def _server_text(error: errors.ScaiGridError, plaintext: str) -> str:
+    """A server or connection error's message in the CLI's terms. For a TLS
+    failure, the SDK's advice gives way to the hint, which names flags."""
+    message = error.message
+    reason = getattr(error, "reason", None)
+    sdk_text = getattr(errors, "TLS_FAILURE_TEXT", {}).get(reason)
+    if isinstance(sdk_text, str) and sdk_text in message:
+        message = message.replace(sdk_text, sdk_text.partition("; ")[0])
+    return _flags_for(message, plaintext)
+
+
 # -- output ---------------------------------------------------------------------------
 
 
 class Output:
     """Where and how results go: terminal tables, plain lines, or JSON."""
 
-    def __init__(self, as_json: bool, verbose: bool) -> None:
+    def __init__(self, as_json: bool, verbose: int) -> None:
         self.json = as_json
         self.verbose = verbose
         self.out: TextIO = sys.stdout
@@ -85,7 +175,8 @@ class Output:
         self.out.flush()
 
     def json_line(self, value: object) -> None:
-        self.line(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+        # allow_nan=False: to_dict already spells NaN and infinities as strings.
+        self.line(json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False))
 
     def note(self, text: str) -> None:
         sys.stderr.write(text + "\n")
@@ -102,6 +193,7 @@ class Output:
                     table.add_row(*row)
                 Console().print(table)
                 return
+        self.line("\t".join(headers))
         for row in rows:
             self.line("\t".join(row))
 
@@ -112,33 +204,6 @@ def _enum(enum: Any, value: int, prefix: str) -> str:
     except ValueError:
         return str(value)
     return name.removeprefix(prefix)
-
-
-def _message_dict(msg: _message.Message) -> dict[str, Any]:
-    return json_format.MessageToDict(
-        msg, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-    )
-
-
-def _event_dict(event: scaicore.StreamEventsResponse) -> dict[str, Any]:
-    return {
-        "core_id": event.core_id,
-        "sequence": event.sequence,
-        "type": _enum(scaicore.EventType, event.type, "EVENT_TYPE_"),
-        "occurred_at": event.occurred_at.ToJsonString(),
-        "invocation_id": event.invocation_id,
-        "attributes": dict(event.attributes),
-    }
-
-
-def _point_dict(point: scaimind.StreamMetricsResponse) -> dict[str, Any]:
-    return {
-        "job_id": point.job_id,
-        "step": point.step,
-        "values": dict(point.values),
-        "recorded_at": point.recorded_at.ToJsonString(),
-        "job_state": _enum(scaimind.JobState, point.job_state, "JOB_STATE_"),
-    }
 
 
 def _job_line(job: scaimind.Job) -> str:
@@ -175,21 +240,7 @@ def _call_options(args: argparse.Namespace) -> dict[str, Any]:
 async def cmd_models(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int:
     models = await grid.inference.list_models(**_call_options(args))
     if out.json:
-        out.json_line(
-            [
-                {
-                    "id": m.id,
-                    "owner": m.owner,
-                    "context_length": m.context_length,
-                    "capabilities": [
-                        _enum(scaiinfer.Capability, c, "CAPABILITY_").lower()
-                        for c in m.capabilities
-                    ],
-                    "embedding_dimensions": m.embedding_dimensions,
-                }
-                for m in models
-            ]
-        )
+        out.json_line([to_dict(m) for m in models])
         return 0
     rows = [
         [
@@ -205,7 +256,8 @@ async def cmd_models(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> i
 
 
 async def cmd_chat(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int:
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    # Unquoted words are one prompt, joined by spaces as echo would.
+    prompt = sys.stdin.read() if args.prompt == ["-"] else " ".join(args.prompt)
     if not prompt.strip():
         raise UsageError("PROMPT: empty prompt; pass text, or - to read it from stdin")
     messages = []
@@ -219,7 +271,7 @@ async def cmd_chat(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int
         temperature=args.temperature,
         **_call_options(args),
     )
-    usage = None
+    last = None
     text = []
     async with stream:
         async for chunk in stream:
@@ -228,22 +280,26 @@ async def cmd_chat(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int
             else:
                 out.out.write(chunk.delta.content)
                 out.out.flush()
-            if chunk.HasField("usage"):
-                usage = chunk.usage
+            last = chunk
     if out.json:
+        final = to_dict(last) if last is not None else {}
         out.json_line(
             {
+                "id": final.get("id"),
+                "model": final.get("model"),
                 "content": "".join(text),
+                "finish_reason": final.get("finish_reason"),
+                "usage": final.get("usage"),
                 "request_id": stream.request_id,
-                "usage": _message_dict(usage) if usage is not None else None,
             }
         )
     else:
         out.line()
-    if out.verbose and usage is not None:
+    if out.verbose and last is not None and last.HasField("usage"):
+        usage = last.usage
         out.note(
-            f"usage: {usage.prompt_tokens} prompt + {usage.completion_tokens} completion "
-            f"tokens (request id {stream.request_id})"
+            f"tokens: {usage.prompt_tokens} prompt + {usage.completion_tokens} completion "
+            f"(request id {stream.request_id})"
         )
     return 0
 
@@ -251,8 +307,12 @@ async def cmd_chat(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int
 async def cmd_embed(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int:
     vectors = await grid.inference.embed(model=args.model, inputs=args.text, **_call_options(args))
     if out.json:
+        # Through to_dict, so that the float32 values print as everywhere else.
         out.json_line(
-            [{"input": t, "embedding": v} for t, v in zip(args.text, vectors, strict=True)]
+            [
+                {"input": t, "embedding": to_dict(scaiinfer.Embedding(values=v))["values"]}
+                for t, v in zip(args.text, vectors, strict=True)
+            ]
         )
         return 0
     for i, (text, vector) in enumerate(zip(args.text, vectors, strict=True)):
@@ -269,7 +329,7 @@ async def cmd_events(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> i
     async with stream:
         async for event in stream:
             if out.json:
-                out.json_line(_event_dict(event))
+                out.json_line(to_dict(event))
             else:
                 kind = _enum(scaicore.EventType, event.type, "EVENT_TYPE_")
                 attributes = " ".join(f"{k}={v}" for k, v in sorted(event.attributes.items()))
@@ -309,7 +369,7 @@ async def cmd_jobs_submit(args: argparse.Namespace, grid: ScaiGrid, out: Output)
 
 def _print_job(job: scaimind.Job, out: Output) -> None:
     if out.json:
-        out.json_line(_message_dict(job))
+        out.json_line(to_dict(job))
     else:
         out.line(_job_line(job))
 
@@ -317,11 +377,20 @@ def _print_job(job: scaimind.Job, out: Output) -> None:
 _JOB_STATES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
 
 
+def _job_state(text: str) -> int:
+    """``--state``: a short name in any case, or the full ``JOB_STATE_...`` name."""
+    name = text.strip().upper().removeprefix("JOB_STATE_")
+    if name not in _JOB_STATES:
+        raise argparse.ArgumentTypeError(
+            f"unknown state {text!r}; use one of {', '.join(s.lower() for s in _JOB_STATES)}"
+        )
+    return scaimind.JobState.Value(f"JOB_STATE_{name}")
+
+
 async def cmd_jobs_list(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int:
-    state = scaimind.JobState.Value(f"JOB_STATE_{args.state.upper()}") if args.state else None
-    jobs = await grid.coordinator.list_jobs(state=state, **_call_options(args))
+    jobs = await grid.coordinator.list_jobs(state=args.state, **_call_options(args))
     if out.json:
-        out.json_line([_message_dict(job) for job in jobs])
+        out.json_line([to_dict(job) for job in jobs])
     else:
         for job in jobs:
             out.line(_job_line(job))
@@ -358,7 +427,7 @@ async def cmd_jobs_watch(args: argparse.Namespace, grid: ScaiGrid, out: Output) 
         async for point in grid.coordinator.stream_metrics(job.id, **options):
             metrics = " ".join(f"{k}={v:.4g}" for k, v in sorted(point.values.items()))
             if out.json:
-                out.json_line(_point_dict(point))
+                out.json_line(to_dict(point))
             elif progress is not None and task_id is not None:
                 progress.update(task_id, completed=point.step, description=metrics)
             else:
@@ -392,15 +461,7 @@ async def cmd_cores(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> in
             core_id=args.core_id, payload=payload, content_type=kind, **options
         )
         if out.json:
-            out.json_line(
-                {
-                    "invocation_id": result.invocation_id,
-                    "activated": result.activated,
-                    "instance": _message_dict(result.instance),
-                    "content_type": result.content_type,
-                    "output": result.output.decode("utf-8", "replace"),
-                }
-            )
+            out.json_line(to_dict(result))  # output: base64, as every bytes field
         else:
             out.line(result.output.decode("utf-8", "replace"))
             if out.verbose:
@@ -411,7 +472,7 @@ async def cmd_cores(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> in
     else:
         instance = await grid.core.restore_core(core_id=args.core_id, **options)
     if out.json:
-        out.json_line(_message_dict(instance))
+        out.json_line(to_dict(instance))
     else:
         out.line(_instance_line(instance))
     return 0
@@ -430,7 +491,7 @@ async def cmd_nodes(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> in
     if args.action == "list":
         nodes = await grid.cluster.list_nodes(**options)
         if out.json:
-            out.json_line([_message_dict(node) for node in nodes])
+            out.json_line([to_dict(node) for node in nodes])
         else:
             out.table(
                 ["node", "gpus", "free", "type", "address"],
@@ -448,7 +509,7 @@ async def cmd_nodes(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> in
             **options,
         )
         if out.json:
-            out.json_line(_message_dict(node))
+            out.json_line(to_dict(node))
         else:
             out.line(f"{node.node_id}\tgpus={node.gpus}\tfree={node.gpus_free}\t{node.gpu_type}")
         return 0
@@ -462,7 +523,7 @@ async def cmd_nodes(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> in
         **options,
     )
     if out.json:
-        out.json_line(_message_dict(ack))
+        out.json_line(to_dict(ack))
     else:
         out.line(f"{ack.node_id}\theartbeat #{ack.sequence}\tnext in {ack.next_interval_ms} ms")
     return 0
@@ -494,7 +555,13 @@ async def _run_fake(args: argparse.Namespace) -> int:
         if args.control_port is not None:
             from scaigrid_client.testing._control import ControlServer
 
-            control = ControlServer(fake, args.host, args.control_port).start()
+            try:
+                control = ControlServer(fake, args.host, args.control_port).start()
+            except OSError as exc:
+                raise OSError(
+                    f"--control-port: cannot listen on {args.host}:{args.control_port} "
+                    f"({exc.strerror or exc})"
+                ) from None
         print(f"target: {fake.target}", flush=True)
         print(f"token: {fake.token}", flush=True)
         if control is not None:
@@ -514,18 +581,62 @@ async def _run_fake(args: argparse.Namespace) -> int:
 # -- parsing --------------------------------------------------------------------------
 
 
+class _JsonErrorParser(argparse.ArgumentParser):
+    """argparse, with usage errors as a JSON object on stderr (for --json)."""
+
+    def error(self, message: str) -> NoReturn:
+        _write_json_error("UsageError", f"{self.prog}: {message}", EXIT_CODES["usage"])
+        self.exit(EXIT_CODES["usage"])
+
+
+_JSON_HELP = "JSON output (streams: one object per line); errors as JSON on stderr"
+_VERBOSE_HELP = "log retries and stream resumes to stderr (-vv: debug), tracebacks"
+_TIMEOUT_HELP = "deadline per call, in seconds"
+_REQUEST_ID_HELP = "x-request-id to send"
+
+
+def _seconds(text: str) -> float:
+    """``--timeout``: a positive number of seconds."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not seconds > 0 or math.isinf(seconds):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return seconds
+
+
 def _common_flags() -> argparse.ArgumentParser:
     """Flags also accepted after the subcommand (``scaigrid models --json``).
     SUPPRESS keeps a flag given before the subcommand from being reset."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
-    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
-    common.add_argument("--timeout", type=float, default=argparse.SUPPRESS)
-    common.add_argument("--request-id", default=argparse.SUPPRESS)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=_JSON_HELP)
+    common.add_argument(
+        "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=_VERBOSE_HELP
+    )
+    common.add_argument(
+        "--timeout", type=_seconds, default=argparse.SUPPRESS, metavar="SECONDS", help=_TIMEOUT_HELP
+    )
+    common.add_argument(
+        "--request-id", default=argparse.SUPPRESS, metavar="ID", help=_REQUEST_ID_HELP
+    )
     return common
 
 
 _COMMON = _common_flags()
+
+
+def _port(text: str) -> int:
+    """A port to listen on: 0..65535, 0 picking a free one."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a port; use 0..65535 (0 = pick a free port)"
+        )
+    return port
 
 
 def _sub(
@@ -544,8 +655,9 @@ def _sub(
     return parser
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _parser(json_errors: bool = False) -> argparse.ArgumentParser:
+    parser_class = _JsonErrorParser if json_errors else argparse.ArgumentParser
+    parser = parser_class(
         prog="scaigrid",
         description="Command line for ScaiGrid's gRPC API.",
         epilog=EPILOG,
@@ -558,10 +670,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--token", help="service token (default: SCAIGRID_SERVICE_TOKEN)")
     parser.add_argument(
-        "--plaintext",
-        action="store_true",
-        default=os.environ.get("SCAIGRID_PLAINTEXT") == "1",
-        help="no TLS (also SCAIGRID_PLAINTEXT=1)",
+        "--plaintext", action="store_true", help="no TLS (also SCAIGRID_PLAINTEXT=1)"
     )
     parser.add_argument(
         "--ca-cert", help="PEM file of the CA that signed the gateway's certificate"
@@ -569,11 +678,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--client-cert", help="PEM client certificate, for mTLS")
     parser.add_argument("--client-key", help="PEM client key, for mTLS")
     parser.add_argument("--server-name", help="host name to verify the gateway's certificate for")
-    parser.add_argument("--timeout", type=float, help="deadline per call, in seconds")
-    parser.add_argument("--request-id", help="x-request-id to send")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("-v", "--verbose", action="store_true", help="more detail, tracebacks")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--timeout", type=_seconds, metavar="SECONDS", help=_TIMEOUT_HELP)
+    parser.add_argument("--request-id", metavar="ID", help=_REQUEST_ID_HELP)
+    parser.add_argument("--json", action="store_true", help=_JSON_HELP)
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=_VERBOSE_HELP)
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=parser_class
+    )
 
     _sub(commands, "models", "list the models", "scaigrid models --json", cmd_models)
 
@@ -586,7 +697,12 @@ def _parser() -> argparse.ArgumentParser:
         cmd_chat,
     )
     chat.add_argument("-m", "--model", required=True, help="model id (see 'scaigrid models')")
-    chat.add_argument("prompt", metavar="PROMPT", help="the prompt, or - to read it from stdin")
+    chat.add_argument(
+        "prompt",
+        metavar="PROMPT",
+        nargs="+",
+        help="the prompt (several words are joined by spaces), or - to read it from stdin",
+    )
     chat.add_argument("--system", help="a system message")
     chat.add_argument("--max-tokens", type=int, help="upper bound on generated tokens")
     chat.add_argument("--temperature", type=float, help="sampling temperature, 0 to 2")
@@ -613,7 +729,9 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--limit", type=int, help="exit after this many events")
 
     jobs = _sub(commands, "jobs", "training jobs", "scaigrid jobs watch job-000001")
-    job_commands = jobs.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
+    job_commands = jobs.add_subparsers(
+        dest="jobs_command", required=True, metavar="ACTION", parser_class=parser_class
+    )
     submit = _sub(
         job_commands,
         "submit",
@@ -638,7 +756,10 @@ def _parser() -> argparse.ArgumentParser:
         cmd_jobs_list,
     )
     listing.add_argument(
-        "--state", choices=[s.lower() for s in _JOB_STATES], help="only jobs in this state"
+        "--state",
+        type=_job_state,
+        metavar="STATE",
+        help=f"only jobs in this state: {', '.join(s.lower() for s in _JOB_STATES)} (any case)",
     )
     for name, help_text, handler in (
         ("get", "show a job", cmd_jobs_get),
@@ -687,7 +808,9 @@ def _parser() -> argparse.ArgumentParser:
         "  scaigrid fake --tls-dir ./certs   # TLS, with ca.pem/client.pem/client.key written there",
     )
     fake.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    fake.add_argument("--port", type=int, default=50051, help="port to listen on (50051)")
+    fake.add_argument(
+        "--port", type=_port, default=50051, help="port to listen on (50051; 0: a free one)"
+    )
     fake.add_argument("--token", help="the service token to accept (default: a random one)")
     fake.add_argument(
         "--tls-dir",
@@ -713,21 +836,47 @@ def _parser() -> argparse.ArgumentParser:
     )
     fake.add_argument(
         "--control-port",
-        type=int,
+        type=_port,
         help="also serve the HTTP control plane (faults, journal, reset) on this port; "
         "0 picks a free one (see docs/testing.md)",
     )
     return parser
 
 
-def _tls(args: argparse.Namespace) -> bool | TLSConfig:
+def _plaintext_source(args: argparse.Namespace) -> str | None:
+    """What turned TLS off, as the user wrote it, so messages can name it."""
     if args.plaintext:
-        if args.ca_cert or args.client_cert or args.client_key:
+        return "--plaintext"
+    if os.environ.get("SCAIGRID_PLAINTEXT") == "1":
+        return "SCAIGRID_PLAINTEXT=1"
+    return None
+
+
+def _tls(args: argparse.Namespace) -> bool | TLSConfig:
+    tls_files = [
+        flag
+        for flag, value in (
+            ("--ca-cert", args.ca_cert),
+            ("--client-cert", args.client_cert),
+            ("--client-key", args.client_key),
+        )
+        if value
+    ]
+    if args.plaintext_source:
+        if tls_files:
             raise UsageError(
-                "--plaintext: cannot be combined with --ca-cert/--client-cert/--client-key"
+                f"{args.plaintext_source}: cannot be combined with {'/'.join(tls_files)} "
+                "(TLS settings); drop one or the other"
             )
         return False
-    if args.ca_cert or args.client_cert or args.client_key or args.server_name:
+    if bool(args.client_cert) != bool(args.client_key):
+        given, missing = (
+            ("--client-cert", "--client-key")
+            if args.client_cert
+            else ("--client-key", "--client-cert")
+        )
+        raise UsageError(f"{given}: mTLS needs {missing} too")
+    if tls_files or args.server_name:
         return TLSConfig(
             ca_cert=args.ca_cert,
             client_cert=args.client_cert,
@@ -737,7 +886,29 @@ def _tls(args: argparse.Namespace) -> bool | TLSConfig:
     return True
 
 
+def _tls_hint(reason: str, args: argparse.Namespace) -> str:
+    plaintext = args.plaintext_source or "--plaintext"
+    hints = {
+        "unknown_ca": "pass --ca-cert with the PEM of the CA that signed the gateway's certificate",
+        "hostname_mismatch": "connect by a name in the gateway's certificate (--target), "
+        "or pass --server-name with that name",
+        "not_tls": "the gateway serves plaintext: add --plaintext (or set SCAIGRID_PLAINTEXT=1)",
+        "tls_required": f"the gateway serves TLS: drop {plaintext}, and pass --ca-cert "
+        "if its CA is private",
+        "client_cert_required": "the gateway requires mTLS: pass --client-cert and --client-key",
+        "client_cert_rejected": "pass --client-cert/--client-key issued by a CA the gateway "
+        "trusts for clients",
+        "client_key_mismatch": "--client-key must be the key of the --client-cert certificate",
+    }
+    return hints.get(reason, "")
+
+
 def _hint(error: errors.ScaiGridError, args: argparse.Namespace) -> str:
+    reason = getattr(error, "reason", None)
+    if isinstance(reason, str):
+        return _tls_hint(reason, args)
+    if type(error).__name__ == "NameResolutionError":
+        return f"check --target (or SCAIGRID_TARGET): {args.target!r} does not resolve"
     if isinstance(error, errors.ApiKeyNotAcceptedError):
         return "service tokens are not HTTP API keys; get a service token from ScaiKey"
     if isinstance(error, errors.TokenExpiredError):
@@ -749,7 +920,7 @@ def _hint(error: errors.ScaiGridError, args: argparse.Namespace) -> str:
     if error.code == "model_not_found":
         return "'scaigrid models' lists the available models"
     if isinstance(error, errors.UnavailableError):
-        tls = "" if args.plaintext else "; add --plaintext for a gateway without TLS"
+        tls = "" if args.plaintext_source else "; add --plaintext for a gateway without TLS"
         return f"is a gateway running at {args.target}?{tls}"
     return ""
 
@@ -763,7 +934,65 @@ def _describe(args: argparse.Namespace) -> str:
     return " ".join(parts)
 
 
+def _exit_code(error: errors.ScaiGridError) -> int:
+    for cls, name in _STATUS_EXIT:
+        if isinstance(error, cls):
+            return EXIT_CODES[name]
+    return EXIT_CODES["other server error"]
+
+
+def _write_json_error(
+    name: str,
+    message: str,
+    exit_code: int,
+    *,
+    error: errors.ScaiGridError | None = None,
+    hint: str = "",
+) -> None:
+    report: dict[str, Any] = {
+        "error": name,
+        "status": error.status.name if error is not None else None,
+        "code": error.code if error is not None else None,
+        "message": message,
+        "request_id": error.request_id if error is not None else None,
+        "exit_code": exit_code,
+    }
+    if hint:
+        report["hint"] = hint
+    sys.stderr.write(json.dumps(report, ensure_ascii=False) + "\n")
+    sys.stderr.flush()
+
+
+class _LogFormatter(logging.Formatter):
+    """``scaigrid: retrying ...``; warnings and worse say so."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
+        return f"scaigrid: {level}{super().format(record)}"
+
+
+@contextlib.contextmanager
+def _sdk_logging(verbosity: int) -> Iterator[None]:
+    """The SDK's log lines on stderr while the command runs: WARNING and up;
+    with -v, INFO too (each retry and stream resume); with -vv, DEBUG."""
+    logger = logging.getLogger("scaigrid_client")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LogFormatter())
+    previous = logger.level
+    logger.setLevel(
+        logging.WARNING if verbosity < 1 else logging.INFO if verbosity == 1 else logging.DEBUG
+    )
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
 async def _run(args: argparse.Namespace, out: Output) -> int:
+    if args.token is not None and not args.token.strip():
+        raise UsageError("--token: empty; pass a service token, or leave --token out")
     token = args.token or os.environ.get("SCAIGRID_SERVICE_TOKEN")
     if not token:
         raise UsageError("--token: no service token; pass --token or set SCAIGRID_SERVICE_TOKEN")
@@ -772,42 +1001,67 @@ async def _run(args: argparse.Namespace, out: Output) -> int:
         return await handler(args, grid, out)
 
 
+def _wants_json(argv: Sequence[str]) -> bool:
+    """Whether ``--json`` was given, known before parsing so that parse
+    errors can be JSON too."""
+    options = argv[: argv.index("--")] if "--" in argv else argv
+    return "--json" in options
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``scaigrid`` console script; returns the exit code."""
-    parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser(json_errors=_wants_json(argv))
     args = parser.parse_args(argv)
     if args.command == "fake":
         if args.require_client_cert and args.tls_dir is None:
             parser.error("--require-client-cert needs --tls-dir")
         try:
             return asyncio.run(_run_fake(args))
+        except OSError as exc:  # the port is taken, or the address is not ours
+            sys.stderr.write(f"scaigrid: error: {exc}\n")
+            return EXIT_CODES["fake could not listen"]
         except KeyboardInterrupt:  # pragma: no cover - the fake handles SIGINT itself
             return EXIT_CODES["interrupted (Ctrl-C)"]
+    args.plaintext_source = _plaintext_source(args)
     out = Output(args.json, args.verbose)
     what = _describe(args)
     try:
-        return asyncio.run(_run(args, out))
+        with _sdk_logging(args.verbose):
+            return asyncio.run(_run(args, out))
     except KeyboardInterrupt:
         sys.stderr.write("\n")
         return EXIT_CODES["interrupted (Ctrl-C)"]
+    except errors.ScaiGridError as error:
+        # Before ValueError: a server-side InvalidArgumentError is one too,
+        # and it is the server's answer, not a usage error.
+        if args.verbose:
+            traceback.print_exc()
+        message = _server_text(error, args.plaintext_source or "--plaintext")
+        hint = _hint(error, args)
+        exit_code = _exit_code(error)
+        if args.json:
+            _write_json_error(type(error).__name__, message, exit_code, error=error, hint=hint)
+            return exit_code
+        code = f", {error.code}" if error.code else ""
+        line = (
+            f"scaigrid: {what} failed: {message} "
+            f"({error.status.name}{code}; request id {error.request_id})"
+        )
+        sys.stderr.write(line + (f"\nhint: {hint}" if hint else "") + "\n")
+        return exit_code
     except (UsageError, ValueError) as exc:
         if args.verbose:
             traceback.print_exc()
-        parser.exit(EXIT_CODES["usage"], f"scaigrid: error: {exc}\n")
-    except errors.ScaiGridError as error:
-        if args.verbose:
-            traceback.print_exc()
-        code = f", {error.code}" if error.code else ""
-        line = (
-            f"scaigrid: {what} failed: {error.message} "
-            f"({error.status.name}{code}; request id {error.request_id})"
+        text = (
+            str(exc)
+            if isinstance(exc, UsageError)
+            else _usage_text(exc, args.plaintext_source or "--plaintext")
         )
-        hint = _hint(error, args)
-        sys.stderr.write(line + (f"\nhint: {hint}" if hint else "") + "\n")
-        for cls, name in _STATUS_EXIT:
-            if isinstance(error, cls):
-                return EXIT_CODES[name]
-        return EXIT_CODES["other server error"]
+        if args.json:
+            _write_json_error("UsageError", text, EXIT_CODES["usage"])
+            return EXIT_CODES["usage"]
+        parser.exit(EXIT_CODES["usage"], f"scaigrid: error: {text}\n")
     except BrokenPipeError:
         # Output piped into `head` and the like: stop quietly.
         with contextlib.suppress(OSError):

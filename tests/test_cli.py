@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import pathlib
+import re
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from tests.standalone import SCAIGRID, Standalone, free_port
@@ -60,9 +64,10 @@ def cli(
 
 def test_models(target: str) -> None:
     lines = cli(target, "models").stdout.splitlines()
+    assert lines[0] == "id\towner\tcontext\tcapabilities"  # piped: a header line too
     assert f"{OMNI}\tscailabs\t32768\tchat,embeddings" in lines
     models = json.loads(cli(target, "--json", "models").stdout)
-    assert {"id": OMNI, "capabilities": ["chat", "embeddings"]}.items() <= next(
+    assert {"id": OMNI, "capabilities": ["CHAT", "EMBEDDINGS"]}.items() <= next(
         m for m in models if m["id"] == OMNI
     ).items()
     assert json.loads(cli(target, "models", "--json").stdout) == models
@@ -73,13 +78,17 @@ def test_chat(target: str) -> None:
     assert len(out.split()) == 6
     piped = cli(target, "-v", "chat", "-m", OMNI, "-", "--max-tokens", "6", stdin="Hello")
     assert piped.stdout == out  # stdin prompt: same deterministic reply
-    assert "usage: " in piped.stderr
-    assert "6 completion tokens" in piped.stderr
+    # The closing line must not read like argparse's "usage:" error.
+    assert not any(line.startswith("usage:") for line in piped.stderr.splitlines())
+    assert piped.stderr.startswith("tokens: ")
+    assert "+ 6 completion (request id " in piped.stderr
     reply = json.loads(
         cli(target, "--json", "chat", "-m", OMNI, "Hello", "--max-tokens", "6").stdout
     )
     assert reply["content"] + "\n" == out
     assert reply["request_id"]
+    assert reply["finish_reason"] == "LENGTH"
+    assert reply["usage"]["completion_tokens"] == 6
 
 
 def test_unknown_model(target: str) -> None:
@@ -103,7 +112,7 @@ def test_cores_and_events(target: str) -> None:
     out = cli(target, "cores", "invoke", "cli-core", "--payload", '{"n": 1}').stdout
     assert json.loads(out)["echo"] == {"n": 1}
     passivated = json.loads(cli(target, "--json", "cores", "passivate", "cli-core").stdout)
-    assert passivated["state"] == "CORE_STATE_PASSIVATED"
+    assert passivated["state"] == "PASSIVATED"
     assert "ACTIVE" in cli(target, "cores", "restore", "cli-core").stdout
     cli(target, "cores", "restore", "cli-core", code=6)
     lines = cli(target, "--json", "events", "cli-core", "--limit", "4").stdout.splitlines()
@@ -255,4 +264,274 @@ def test_tls_and_mtls_options(tmp_path: pathlib.Path) -> None:
         missing = cli(
             gateway.target, "--ca-cert", f"{certs}/nope.pem", "models", plaintext=False, code=2
         )
-        assert "ca_cert" in missing.stderr
+        assert "--ca-cert: cannot read" in missing.stderr
+
+
+# -- issue 11: the CLI as a new user meets it ------------------------------------------
+
+
+def test_server_invalid_argument_takes_the_server_error_path(target: str) -> None:
+    # InvalidArgumentError is also a ValueError; it is the server's answer, not usage.
+    for args in (
+        ["chat", "-m", "scailabs/embed-small", "hi"],
+        ["embed", "-m", "scailabs/poolnoodle-mini", "x"],
+    ):
+        result = cli(target, *args, code=6)
+        first = result.stderr.splitlines()[0]
+        assert first.startswith(f"scaigrid: {args[0]} failed: ")
+        assert "(INVALID_ARGUMENT, unsupported_model; request id " in first
+
+
+SUBMIT = f"jobs submit --name x --base-model {OMNI}"
+
+
+@pytest.mark.parametrize(
+    ("args", "flag", "sdk_name"),
+    [
+        ("nodes heartbeat n-1 --utilization 2", "--utilization", "gpu_utilization"),
+        ("nodes heartbeat n-1 --queue-depth -1", "--queue-depth", "queue_depth"),
+        ("nodes register n-1 --gpus 0", "--gpus", "gpus"),
+        (f"{SUBMIT} --gpus 0 --max-steps 1", "--gpus", "gpus"),
+        (f"{SUBMIT} --gpus 1 --max-steps 0", "--max-steps", "max_steps"),
+        (f"chat -m {OMNI} hi --max-tokens 0", "--max-tokens", "max_tokens"),
+        (f"chat -m {OMNI} hi --temperature 3", "--temperature", "temperature"),
+        ("events core-1 --after -1", "--after", "after_sequence"),
+    ],
+)
+def test_argument_errors_name_the_flag(target: str, args: str, flag: str, sdk_name: str) -> None:
+    stderr = cli(target, *args.split(), code=2).stderr
+    assert stderr.startswith(f"scaigrid: error: {flag}: ")
+    assert sdk_name not in stderr.replace(flag, "")
+
+
+def test_a_blank_model_names_the_flag(target: str) -> None:
+    blank = cli(target, "chat", "-m", " ", "hi", code=2).stderr
+    assert blank.startswith("scaigrid: error: --model: must be a non-empty str")
+
+
+def test_tls_argument_errors_name_the_flag(target: str, tmp_path: pathlib.Path) -> None:
+    missing = str(tmp_path / "nope.pem")
+    cases = [
+        (["--ca-cert", missing], "--ca-cert: cannot read"),
+        (["--server-name", "not a name"], "--server-name: "),
+        (["--client-cert", missing], "--client-cert: mTLS needs --client-key"),
+        (["--client-key", missing], "--client-key: mTLS needs --client-cert"),
+    ]
+    for args, expected in cases:
+        stderr = cli(target, *args, "models", plaintext=False, code=2).stderr
+        assert stderr.startswith(f"scaigrid: error: {expected}"), stderr
+        assert "TLSConfig" not in stderr and "ca_cert" not in stderr
+
+
+def test_plaintext_is_named_as_the_user_set_it(target: str) -> None:
+    from_env = cli(target, "--ca-cert", "ca.pem", "models", code=2).stderr
+    assert from_env.startswith(
+        "scaigrid: error: SCAIGRID_PLAINTEXT=1: cannot be combined with --ca-cert"
+    )
+    assert "--plaintext" not in from_env
+    from_flag = cli(target, "--plaintext", "--ca-cert", "ca.pem", "models", plaintext=False, code=2)
+    assert from_flag.stderr.startswith("scaigrid: error: --plaintext: cannot be combined")
+
+
+def test_tls_mismatch_hints_name_flags(tmp_path: pathlib.Path) -> None:
+    certs = str(tmp_path)
+    with Standalone(TOKEN, "--tls-dir", certs, "--require-client-cert") as gateway:
+        # Plaintext (from the environment) against TLS: name the variable.
+        plain = cli(gateway.target, "models", code=8).stderr
+        assert "hint: the gateway serves TLS: drop SCAIGRID_PLAINTEXT=1" in plain
+        unknown_ca = cli(gateway.target, "models", plaintext=False, code=8).stderr
+        assert "hint: pass --ca-cert " in unknown_ca
+        no_client_cert = cli(
+            gateway.target,
+            "--ca-cert",
+            f"{certs}/ca.pem",
+            "--server-name",
+            "localhost",
+            "models",
+            plaintext=False,
+            code=8,
+        ).stderr
+        assert (
+            "hint: the gateway requires mTLS: pass --client-cert and --client-key" in no_client_cert
+        )
+        for stderr in (plain, unknown_ca, no_client_cert):
+            assert "TLSConfig" not in stderr and "tls=False" not in stderr
+    with Standalone(TOKEN) as gateway:
+        tls_to_plain = cli(gateway.target, "models", plaintext=False, code=8).stderr
+        assert "hint: the gateway serves plaintext: add --plaintext" in tls_to_plain
+
+
+@pytest.fixture(scope="module")
+def controlled() -> Iterator[tuple[str, str]]:
+    """A standalone fake with its HTTP control plane: (target, control URL)."""
+    with Standalone(TOKEN, "--control-port", "0") as gateway:
+        assert gateway.proc is not None and gateway.proc.stdout is not None
+        line = ""
+        while not line.startswith("control: "):
+            line = gateway.proc.stdout.readline()
+        yield gateway.target, line.split(" ", 1)[1].strip()
+
+
+def _fail(control: str, method: str, **fault: object) -> None:
+    fault = {"method": method, "status": "UNAVAILABLE", "times": 1, **fault}
+    httpx.post(f"{control}/fail", json=fault, timeout=10).raise_for_status()
+
+
+def test_verbose_logs_each_retry(controlled: tuple[str, str]) -> None:
+    target, control = controlled
+    _fail(control, "InferenceService.ListModels")
+    verbose = cli(target, "-v", "models")
+    retries = [
+        line for line in verbose.stderr.splitlines() if line.startswith("scaigrid: retrying")
+    ]
+    assert len(retries) == 1, verbose.stderr
+    assert "InferenceService.ListModels" in retries[0] and "UNAVAILABLE" in retries[0]
+    assert OMNI in verbose.stdout
+    _fail(control, "InferenceService.ListModels")
+    quiet = cli(target, "models")
+    assert quiet.stderr == ""
+    assert OMNI in quiet.stdout
+
+
+def test_verbose_logs_a_stream_resume(controlled: tuple[str, str]) -> None:
+    target, control = controlled
+    cli(target, "cores", "invoke", "resume-core")
+    cli(target, "cores", "passivate", "resume-core")
+    _fail(control, "CoreRuntimeService.StreamEvents", after_messages=1)
+    result = cli(target, "-v", "events", "resume-core", "--limit", "3")
+    assert [line.split("\t")[0] for line in result.stdout.splitlines()] == ["#1", "#2", "#3"]
+    # The SDK's INFO line for a resume (its wording is the SDK's), as it happens.
+    assert re.search(r"^scaigrid: \w+ CoreRuntimeService\.StreamEvents ", result.stderr, re.M)
+
+
+@pytest.mark.parametrize("flag", ["--port", "--control-port"])
+@pytest.mark.parametrize("port", ["99999", "-5", "65536", "http"])
+def test_fake_ports_are_validated(flag: str, port: str) -> None:
+    result = cli("127.0.0.1:1", "fake", flag, port, code=2)
+    assert f"argument {flag}: " in result.stderr
+    assert "0..65535 (0 = pick a free port)" in result.stderr
+
+
+@pytest.mark.parametrize("flag", ["--port", "--control-port"])
+def test_fake_on_a_busy_port_is_one_line(flag: str) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        args = ["--port", str(port)] if flag == "--port" else ["--port", "0", flag, str(port)]
+        result = cli("127.0.0.1:1", "fake", *args, code=1)
+    ours = [line for line in result.stderr.splitlines() if line.startswith("scaigrid")]
+    assert len(ours) == 1, result.stderr
+    assert ours[0].startswith("scaigrid: error: ") and str(port) in ours[0]
+
+
+def test_json_is_one_shape(target: str) -> None:
+    job = json.loads(
+        submit(target, f"--name shape --base-model {OMNI} --gpus 1 --max-steps 100000").stdout
+    )
+    assert job["spec"]["max_steps"] == 100000  # a 64-bit integer, as a number
+    assert job["state"] in ("QUEUED", "RUNNING")  # short names
+    assert datetime.datetime.fromisoformat(job["created_at"].replace("Z", "+00:00"))
+    assert job["finished_at"] is None
+    for command in (["jobs", "get", job["id"]], ["jobs", "cancel", job["id"]]):
+        shown = json.loads(cli(target, "--json", *command).stdout)
+        assert shown.keys() == job.keys() and shown["spec"]["max_steps"] == 100000
+    assert (
+        json.loads(cli(target, "--json", "jobs", "get", job["id"]).stdout)["state"] == "CANCELLED"
+    )
+    listed = json.loads(cli(target, "--json", "jobs", "list", "--state", "cancelled").stdout)
+    assert job["id"] in [j["id"] for j in listed]
+
+    invoked = json.loads(cli(target, "--json", "cores", "invoke", "shape-core").stdout)
+    assert invoked["instance"]["invocation_count"] == 1
+    assert invoked["instance"]["state"] == "ACTIVE"
+    restored = json.loads(cli(target, "--json", "cores", "passivate", "shape-core").stdout)
+    assert restored["invocation_count"] == 1 and restored["state"] == "PASSIVATED"
+
+    node = json.loads(
+        cli(target, "--json", "nodes", "register", "shape-node", "--gpus", "2").stdout
+    )
+    assert node["gpus"] == 2 and node["gpu_memory_bytes"] == 0 and node["labels"] == {}
+    ack = json.loads(cli(target, "--json", "nodes", "heartbeat", "shape-node").stdout)
+    assert isinstance(ack["sequence"], int) and ack["received_at"].endswith("Z")
+
+
+def test_errors_are_json_with_json(target: str) -> None:
+    keys = {"error", "status", "code", "message", "request_id", "exit_code"}
+    server = cli(target, "--json", "jobs", "get", "job-nope", code=5)
+    error = json.loads(server.stderr)
+    assert keys <= error.keys()
+    assert (error["error"], error["status"], error["code"], error["exit_code"]) == (
+        "NotFoundError",
+        "NOT_FOUND",
+        "job_not_found",
+        5,
+    )
+    assert error["request_id"] and server.stdout == ""
+    hinted = json.loads(cli(target, "--json", "chat", "-m", "nope/model", "hi", code=5).stderr)
+    assert hinted["hint"] == "'scaigrid models' lists the available models"
+    for args in (
+        ["--json", "jobs", "list", "--state", "nope"],
+        ["jobs", "submit", "--json"],
+        ["--json", "nodes", "register", "x", "--gpus", "0"],
+    ):
+        usage = json.loads(cli(target, *args, code=2).stderr)
+        assert keys <= usage.keys()
+        assert (usage["error"], usage["status"], usage["exit_code"]) == ("UsageError", None, 2)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["models"], ["chat"], ["events"], ["jobs", "list"], ["jobs", "watch"], ["cores"], ["nodes"]],
+)
+def test_subcommand_help_describes_the_common_flags(target: str, command: list[str]) -> None:
+    text = " ".join(cli(target, *command, "--help").stdout.split())
+    for described in (
+        "--json JSON output",
+        "-v, --verbose log retries",
+        "--timeout SECONDS deadline per call",
+        "--request-id ID x-request-id to send",
+    ):
+        assert described in text
+
+
+def test_jobs_list_state_in_any_case(target: str) -> None:
+    job = json.loads(
+        submit(target, f"--name states --base-model {OMNI} --gpus 1 --max-steps 9999").stdout
+    )
+    cli(target, "jobs", "cancel", job["id"])
+    for state in (
+        "CANCELLED",
+        "Cancelled",
+        "cancelled",
+        "JOB_STATE_CANCELLED",
+        "job_state_cancelled",
+    ):
+        assert job["id"] in cli(target, "jobs", "list", "--state", state).stdout
+    assert job["id"] not in cli(target, "jobs", "list", "--state", "RUNNING").stdout
+    unknown = cli(target, "jobs", "list", "--state", "sleeping", code=2).stderr
+    assert (
+        "unknown state 'sleeping'; use one of queued, running, succeeded, failed, cancelled"
+        in unknown
+    )
+
+
+def test_unquoted_prompt_words_are_one_prompt(target: str) -> None:
+    quoted = cli(target, "chat", "-m", OMNI, "write a haiku", "--max-tokens", "8").stdout
+    assert (
+        cli(target, "chat", "-m", OMNI, "write", "a", "haiku", "--max-tokens", "8").stdout == quoted
+    )
+    assert quoted != cli(target, "chat", "-m", OMNI, "write", "--max-tokens", "8").stdout
+
+
+def test_nodes_table_has_a_header_when_piped(target: str) -> None:
+    cli(target, "nodes", "register", "header-node", "--gpus", "1")
+    lines = cli(target, "nodes", "list").stdout.splitlines()
+    assert lines[0] == "node\tgpus\tfree\ttype\taddress"
+
+
+def test_an_empty_token_is_a_usage_error(target: str) -> None:
+    # SCAIGRID_SERVICE_TOKEN is set and valid: an explicit "" must not fall back to it.
+    result = cli(target, "--token", "", "models", code=2)
+    assert result.stderr.startswith("scaigrid: error: --token: empty")
+    assert result.stdout == ""
