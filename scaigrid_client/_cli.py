@@ -549,6 +549,7 @@ async def _run_fake(args: argparse.Namespace) -> int:
         step_interval=args.step_interval,
         max_calls=args.max_calls,
         record_responses=args.record_responses,
+        state_dir=args.state_dir,
     )
     async with fake:
         control = None
@@ -833,6 +834,13 @@ def _parser(json_errors: bool = False) -> argparse.ArgumentParser:
         "--record-responses",
         action="store_true",
         help="keep every response message sent in the journal (see the control plane's /calls)",
+    )
+    fake.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="keep the state (cores, events, jobs, nodes, idempotency keys) in DIR, so a "
+        "restarted fake, even after SIGKILL, goes on where it stopped; without it every "
+        "start is a new history",
     )
     fake.add_argument(
         "--control-port",

@@ -343,6 +343,10 @@ class Transport:
             )
         return self._channel
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     async def close(self) -> None:
         self._closed = True
         channel, self._channel = self._channel, None
@@ -440,10 +444,17 @@ class Transport:
         if error.status not in policy.retry_on or isinstance(error, _NEVER_RETRIED):
             return None  # bad TLS settings or an unknown host fail the same way every time
         budget = self._budget
-        budget.failure()
+        # A call that failed because the channel is not connected never
+        # reached the gateway, and its retries will not either until grpc
+        # reconnects: a restart that fails a burst of calls is one event for
+        # the channel, not one failure per call. The budget counts failures
+        # the gateway itself answered, which are load on it.
+        connected = self.connected()
+        if connected:
+            budget.failure()
         if state.attempt >= policy.max_attempts:
             return None
-        if not budget.allows_retry():
+        if connected and not budget.allows_retry():
             self._budget_stopped(error)
             return None
         pushback = _pushback(error)
@@ -506,13 +517,21 @@ class Transport:
     # -- what every attempt does: used by unary calls and ServerStream ------------
 
     async def start(self, state: _CallState, request: Any) -> Any:
-        """Send one attempt with the time that remains; returns the grpc call."""
+        """Send one attempt with the time that remains; returns the grpc call.
+        (On a closed client, the channel property raises RuntimeError.)"""
         remaining = state.remaining()
         if remaining is not None and remaining <= 0:
             raise self._deadline_error(state, attempts=state.attempt - 1)
         return self._callable(state.method)(
             request, timeout=remaining, metadata=await self._metadata(state)
         )
+
+    def connected(self) -> bool:
+        """Whether the channel has a connection now (a caller's channel counts as one)."""
+        channel = self._channel
+        if channel is None or not self._owns_channel:
+            return True
+        return channel.get_state(try_to_connect=False) is grpc.ChannelConnectivity.READY
 
     async def wait_until_connected(self, limit: float, state: _CallState) -> bool:
         """Wait up to ``limit`` seconds (and the call's deadline) for the
@@ -521,6 +540,8 @@ class Transport:
         remaining = state.remaining()
         if remaining is not None:
             limit = min(limit, remaining)
+        if self._closed:
+            return False
         channel = self.channel
         ready = grpc.ChannelConnectivity.READY
         connectivity = channel.get_state(try_to_connect=True)
@@ -537,6 +558,14 @@ class Transport:
                 return False
             connectivity = channel.get_state(try_to_connect=True)
         return True
+
+    def closed_error(self, state: _CallState) -> errors.CancelledError:
+        """For a stream whose client was closed under it."""
+        return errors.CancelledError(
+            "the client was closed while the stream was open",
+            request_id=state.request_id,
+            attempts=state.attempt,
+        )
 
     def record_success(self) -> None:
         self._budget.success()
@@ -783,7 +812,10 @@ class _StreamFlow(Generic[Req, Resp]):
                     # cancellation propagates.
                     if self.call is None and not _cancelling():
                         return
-                    raise
+                    if _cancelling() or not self.transport.closed:
+                        raise
+                    # grpc cancels the calls of a channel being closed.
+                    error = self.transport.closed_error(self.state)
                 else:
                     self.finished, self.call = call, None
                     return
@@ -804,6 +836,8 @@ class _StreamFlow(Generic[Req, Resp]):
     async def recover(self, error: errors.ScaiGridError, progressed: bool) -> None:
         """Sleep and reopen if the error allows; otherwise raise it."""
         self.call = None
+        if self.transport.closed:
+            raise self.transport.closed_error(self.state)
         if self.resume is not None and _lost_link(error):
             await self.reconnect(error, progressed)
             return
@@ -862,6 +896,8 @@ class _StreamFlow(Generic[Req, Resp]):
         while not await transport.wait_until_connected(
             policy.backoff(state.attempt, random.random()), state
         ):
+            if transport.closed:
+                raise transport.closed_error(state)
             if state.attempt >= policy.max_attempts or self.done:
                 error.attempts = state.attempt
                 raise error

@@ -233,3 +233,17 @@ async def _until(
         yield event
         if event.sequence >= last:
             return
+
+
+@pytest.mark.asyncio
+async def test_closing_the_client_ends_its_streams_typed() -> None:
+    async with FakeScaiGrid() as fake:
+        grid = ScaiGrid(fake.target, token=fake.token, tls=False)
+        await grid.core.invoke_core(core_id="c")
+        seen: list[int] = []
+        tail = asyncio.ensure_future(_tail(grid, "c", 100, seen))
+        while len(seen) < 2:
+            await asyncio.sleep(0.01)
+        await grid.close()
+        with pytest.raises(errors.CancelledError, match="client was closed"):
+            await asyncio.wait_for(tail, 10)
