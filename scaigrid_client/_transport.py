@@ -183,6 +183,21 @@ _RESET_STATUSES = frozenset(
 )
 
 
+# grpc's words for a call that failed because no connection could be made
+# (its wording changed across releases; every known form is listed).
+_NOT_CONNECTED = (
+    "failed to connect to all addresses",
+    "connections to all backends failing",
+    "Failed to connect to remote host",
+)
+
+
+def _never_connected(error: errors.ScaiGridError) -> bool:
+    """Whether the call failed without reaching the gateway (by grpc's words:
+    by the time the error is handled, the channel may be connected again)."""
+    return error.code is None and any(marker in error.message for marker in _NOT_CONNECTED)
+
+
 def _closed_at_setup(error: errors.ScaiGridError) -> bool:
     """grpc's words for a connection closed before HTTP/2 got going."""
     return (
@@ -449,7 +464,7 @@ class Transport:
         # reconnects: a restart that fails a burst of calls is one event for
         # the channel, not one failure per call. The budget counts failures
         # the gateway itself answered, which are load on it.
-        connected = self.connected()
+        connected = self.connected() and not _never_connected(error)
         if connected:
             budget.failure()
         if state.attempt >= policy.max_attempts:

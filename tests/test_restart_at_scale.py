@@ -84,10 +84,12 @@ async def test_a_thousand_tails_through_sigkill_and_drops(
                 await _invoke_all(grid, cores)
             await asyncio.wait_for(asyncio.gather(*tails), 60)
 
-            assert all(s == list(range(1, 8)) for s in seen.values())
+            wrong = {k: v for k, v in seen.items() if v != list(range(1, 8))}
+            assert not wrong, f"{len(wrong)} tails out of order, e.g. {next(iter(wrong.items()))}"
             budget = grid._transport._budget
-            assert budget.tokens == budget.max_tokens
-            assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+            assert budget.tokens == budget.max_tokens, resumes[-5:]
+            warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+            assert not warnings
     finally:
         gateway.stop()
     resumed = [e for e in resumes if e.method == "CoreRuntimeService.StreamEvents"]
