@@ -64,3 +64,52 @@ def test_mtls() -> None:
 def test_fixture_example(example: str) -> None:
     out = run("-m", "pytest", "-q", "-p", "no:cacheprovider", example)
     assert "3 passed" in out
+
+
+def test_tail_events_survives_a_real_restart(tmp_path: pathlib.Path) -> None:
+    """Against a standalone gateway (not the in-process fake): SIGKILL it
+    mid-tail and start it again on its state directory."""
+    import asyncio
+
+    from scaigrid_client import ScaiGrid
+    from tests.standalone import Standalone
+
+    token = "sgst_example_restart"
+    gateway = Standalone(token, "--state-dir", str(tmp_path)).start()
+
+    def invoke(times: int) -> None:
+        async def go() -> None:
+            async with ScaiGrid(gateway.target, token=token, tls=False) as grid:
+                for _ in range(times):
+                    await grid.core.invoke_core(core_id="core-x")
+
+        asyncio.run(go())
+
+    try:
+        invoke(3)  # events 1..4
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SCAIGRID_")}
+        env |= {
+            "SCAIGRID_TARGET": gateway.target,
+            "SCAIGRID_SERVICE_TOKEN": token,
+            "SCAIGRID_PLAINTEXT": "1",
+        }
+        tail = subprocess.Popen(
+            [sys.executable, "tail_events.py", "core-x", "--limit", "8"],
+            cwd=EXAMPLES,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert tail.stdout is not None
+        lines = [tail.stdout.readline() for _ in range(4)]
+        assert lines[-1].startswith("#4 ")
+        gateway.kill()
+        gateway.start()
+        invoke(4)  # events 5..8, on the restarted gateway
+        out, _ = tail.communicate(timeout=60)
+    finally:
+        gateway.stop()
+    assert tail.returncode == 0, out
+    assert "8 events, sequences 1..8, gapless: True" in out
+    assert "resuming CoreRuntimeService.StreamEvents" in out
