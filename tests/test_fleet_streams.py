@@ -247,3 +247,22 @@ async def test_closing_the_client_ends_its_streams_typed() -> None:
         await grid.close()
         with pytest.raises(errors.CancelledError, match="client was closed"):
             await asyncio.wait_for(tail, 10)
+
+
+@pytest.mark.asyncio
+async def test_a_metrics_resume_against_a_reset_history_fails() -> None:
+    policy = RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
+    async with (
+        FakeScaiGrid(step_interval=0.02) as fake,
+        ScaiGrid(fake.target, token=fake.token, tls=False, retry=policy) as grid,
+    ):
+        job = await grid.coordinator.submit_job(
+            name="ft", base_model="scailabs/poolnoodle-omni", gpus=1, max_steps=500
+        )
+        steps: list[int] = []
+        with pytest.raises(errors.HistoryResetError):
+            async for point in grid.coordinator.stream_metrics(job.id):
+                steps.append(point.step)
+                if point.step == 3:
+                    fake.reset()  # the gateway loses its state (and drops the stream)
+        assert steps == [1, 2, 3]

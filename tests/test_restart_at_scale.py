@@ -97,3 +97,28 @@ async def test_a_thousand_tails_through_sigkill_and_drops(
         len(resumed) >= 2 * CORES * TAILS_PER_CORE
     )  # the kill, the first drop, most of the second
     print(f"\n1000 tails: back in order {recovered:.2f} s after SIGKILL; {len(resumed)} resumes")
+
+
+@pytest.mark.asyncio
+async def test_tails_through_a_graceful_restart(tmp_path: pathlib.Path) -> None:
+    """SIGTERM: the fake drains (GOAWAY, then UNAVAILABLE service_draining)
+    and comes back on its state directory."""
+    gateway = Standalone(TOKEN, "--state-dir", str(tmp_path)).start()
+    cores = [f"core-{i}" for i in range(10)]
+    try:
+        async with ScaiGrid(gateway.target, token=TOKEN, tls=False) as grid:
+            await _invoke_all(grid, cores)  # 1, 2
+            seen = {(c, i): [] for c in cores for i in range(10)}
+            tails = [
+                asyncio.ensure_future(_tail(grid, core, 4, sequences))
+                for (core, _), sequences in seen.items()
+            ]
+            await _until_seen(seen, 2)
+            await asyncio.to_thread(gateway.stop)
+            await asyncio.to_thread(gateway.start)
+            await _invoke_all(grid, cores)  # 3
+            await _invoke_all(grid, cores)  # 4
+            await asyncio.wait_for(asyncio.gather(*tails), 60)
+            assert all(s == [1, 2, 3, 4] for s in seen.values())
+    finally:
+        gateway.stop()
