@@ -14,7 +14,14 @@ import grpc
 from scaigrid_client._config import Keepalive, TLSConfig
 from scaigrid_client._version import __version__
 
-__all__ = ["DEFAULT_PORT", "build_channel", "is_loopback", "parse_target"]
+__all__ = [
+    "DEFAULT_PORT",
+    "build_channel",
+    "build_sync_channel",
+    "channel_arguments",
+    "is_loopback",
+    "parse_target",
+]
 
 logger = logging.getLogger("scaigrid_client")
 
@@ -138,6 +145,25 @@ def channel_credentials(
     return grpc.ssl_channel_credentials(), []
 
 
+def channel_arguments(
+    tls: bool | TLSConfig, options: Sequence[tuple[str, Any]], keepalive: Keepalive | None
+) -> tuple[grpc.ChannelCredentials | None, list[tuple[str, Any]]]:
+    """The credentials (None: plaintext) and options of a channel the SDK
+    builds; the same for both flavours."""
+    merged = dict(SIZE_OPTIONS + RECONNECT_OPTIONS)
+    if keepalive is not None:
+        merged.update(keepalive.channel_options())
+    merged["grpc.service_config"] = SERVICE_CONFIG
+    merged["grpc.enable_retries"] = 0
+    merged["grpc.primary_user_agent"] = f"scaigrid-client/{__version__}"
+    creds = None
+    if tls is not False:
+        creds, extra = channel_credentials(tls)
+        merged.update(extra)
+    merged.update(options)
+    return creds, list(merged.items())
+
+
 def build_channel(
     target: str,
     tls: bool | TLSConfig,
@@ -146,26 +172,29 @@ def build_channel(
     compression: grpc.Compression | None,
     keepalive: Keepalive | None = None,
 ) -> grpc.aio.Channel:
-    """Create the channel; call only with a running event loop."""
-    merged = dict(SIZE_OPTIONS + RECONNECT_OPTIONS)
-    if keepalive is not None:
-        merged.update(keepalive.channel_options())
-    merged["grpc.service_config"] = SERVICE_CONFIG
-    merged["grpc.enable_retries"] = 0
-    merged["grpc.primary_user_agent"] = f"scaigrid-client/{__version__}"
-    extra: list[tuple[str, Any]] = []
-    if tls is False:
-        merged.update(options)
+    """An asyncio channel; call only with a running event loop (it is that loop's)."""
+    creds, arguments = channel_arguments(tls, options, keepalive)
+    if creds is None:
         return grpc.aio.insecure_channel(
-            target, options=list(merged.items()), compression=compression, interceptors=interceptors
+            target, options=arguments, compression=compression, interceptors=interceptors
         )
-    creds, extra = channel_credentials(tls)
-    merged.update(extra)
-    merged.update(options)
     return grpc.aio.secure_channel(
-        target,
-        creds,
-        options=list(merged.items()),
-        compression=compression,
-        interceptors=interceptors,
+        target, creds, options=arguments, compression=compression, interceptors=interceptors
     )
+
+
+def build_sync_channel(
+    target: str,
+    tls: bool | TLSConfig,
+    options: Sequence[tuple[str, Any]],
+    interceptors: Sequence[Any] | None,
+    compression: grpc.Compression | None,
+    keepalive: Keepalive | None = None,
+) -> grpc.Channel:
+    """A channel of grpc's synchronous stack, usable from any thread."""
+    creds, arguments = channel_arguments(tls, options, keepalive)
+    if creds is None:
+        channel = grpc.insecure_channel(target, options=arguments, compression=compression)
+    else:
+        channel = grpc.secure_channel(target, creds, options=arguments, compression=compression)
+    return grpc.intercept_channel(channel, *interceptors) if interceptors else channel

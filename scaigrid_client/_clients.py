@@ -6,12 +6,10 @@ does metadata, deadline, retries and errors) and shapes the result.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import json
 import logging
-import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -25,6 +23,9 @@ from scaigrid_client._config import Keepalive, RetryPolicy, TLSConfig
 from scaigrid_client._transport import (
     DEFAULT_KEEPALIVE,
     CallInfo,
+    Channel,
+    HeartbeatLoop,
+    Interceptor,
     MetadataArg,
     Method,
     ServerStream,
@@ -239,9 +240,9 @@ class _Client:
         tls: bool | TLSConfig = True,
         retry: RetryPolicy | None = None,
         timeout: float | None = None,
-        channel: grpc.aio.Channel | None = None,
+        channel: Channel | None = None,
         channel_options: Sequence[tuple[str, Any]] = (),
-        interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None,
+        interceptors: Sequence[Interceptor] | None = None,
         compression: grpc.Compression | None = None,
         keepalive: Keepalive | None = DEFAULT_KEEPALIVE,
         _transport: Transport | None = None,
@@ -360,29 +361,6 @@ class InferenceClient(_Client):
         return [list(e.values) for e in response.embeddings]
 
 
-class HeartbeatLoop:
-    """Periodic heartbeats in the background; see HeartbeatClient.start_heartbeats."""
-
-    def __init__(self, task: asyncio.Task[None]) -> None:
-        self._task = task
-        self.sent = 0
-        self.failed = 0
-        self.last: scaiinfer.HeartbeatResponse | None = None
-
-    @property
-    def running(self) -> bool:
-        return not self._task.done()
-
-    async def stop(self) -> None:
-        """Stop sending and wait until the loop has ended."""
-        self._task.cancel()
-        try:
-            await self._task
-        except asyncio.CancelledError:
-            if not self._task.cancelled():
-                raise
-
-
 class HeartbeatClient(_Client):
     """Inference nodes report health and capacity."""
 
@@ -432,27 +410,28 @@ class HeartbeatClient(_Client):
             raise ValueError(f"interval: must be a positive number of seconds, got {interval!r}")
         if not 0 <= jitter < 1:
             raise ValueError(f"jitter: must be in [0, 1), got {jitter!r}")
-        loop: HeartbeatLoop
+        return HeartbeatLoop(functools.partial(self._beat, node_id, capacity), interval, jitter)
 
-        async def run() -> None:
-            while True:
-                try:
-                    fields = capacity()
-                    if inspect.isawaitable(fields):
-                        fields = await fields
-                    loop.last = await self.heartbeat(node_id=node_id, **dict(fields))
-                    loop.sent += 1
-                except errors.ScaiGridError as error:
-                    loop.failed += 1
-                    logger.warning("heartbeat for %s failed: %s", node_id, error)
-                except Exception:
-                    # A bug in capacity() must not end the agent's heartbeats.
-                    loop.failed += 1
-                    logger.exception("heartbeat for %s: capacity() failed", node_id)
-                await asyncio.sleep(interval * (1 + jitter * (2 * random.random() - 1)))
-
-        loop = HeartbeatLoop(asyncio.get_running_loop().create_task(run()))
-        return loop
+    async def _beat(
+        self,
+        node_id: str,
+        capacity: Callable[[], Mapping[str, Any] | Awaitable[Mapping[str, Any]]],
+        loop: HeartbeatLoop,
+    ) -> None:
+        """One background heartbeat; failures are logged and counted, never raised."""
+        try:
+            fields = capacity()
+            if inspect.isawaitable(fields):  # unasync: async-only
+                fields = await fields  # unasync: async-only
+            loop.last = await self.heartbeat(node_id=node_id, **dict(fields))
+            loop.sent += 1
+        except errors.ScaiGridError as error:
+            loop.failed += 1
+            logger.warning("heartbeat for %s failed: %s", node_id, error)
+        except Exception:
+            # A bug in capacity() must not end the agent's heartbeats.
+            loop.failed += 1
+            logger.exception("heartbeat for %s: capacity() failed", node_id)
 
 
 def _resume_metrics(

@@ -19,8 +19,7 @@ sends nothing but TLS and the HTTP/2 preface: it never carries the token.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import socket
 import ssl
 
 from scaigrid_client._config import TLSConfig
@@ -72,45 +71,48 @@ def _context() -> ssl.SSLContext:
     return context
 
 
-async def _open(
-    address: Address, server_name: str | None
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+def _connect(address: Address, timeout: float) -> socket.socket:
     kind, where, port = address
     if kind == "unix":
-        return await asyncio.open_unix_connection(
-            where, ssl=_context(), server_hostname=server_name or "localhost"
-        )
-    return await asyncio.open_connection(
-        where, port, ssl=_context(), server_hostname=server_name or where
-    )
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(where)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+    return socket.create_connection((where, port), timeout=timeout)
 
 
-async def _probe(address: Address, tls: bool | TLSConfig) -> str | None:
+def _probe(address: Address, tls: bool | TLSConfig, timeout: float) -> str | None:
     server_name = tls.server_name if isinstance(tls, TLSConfig) else None
+    if server_name is None:
+        server_name = "localhost" if address[0] == "unix" else address[1]
     try:
-        reader, writer = await _open(address, server_name)
-    except ssl.SSLError as exc:
-        if tls is not False and any(alert in str(exc) for alert in _CERT_ALERTS):
-            return _cert_reason(tls)
-        return None
+        raw = _connect(address, timeout)
     except OSError:
         return None
-    try:
-        if tls is False:
-            return "tls_required"  # the handshake succeeded: the gateway speaks TLS
-        writer.write(_H2_PREFACE)
-        await writer.drain()
+    with raw:
         try:
-            greeting = await reader.read(9)
+            conn = _context().wrap_socket(raw, server_hostname=server_name)
         except ssl.SSLError as exc:
-            return _cert_reason(tls) if any(a in str(exc) for a in _CERT_ALERTS) else None
+            if tls is not False and any(alert in str(exc) for alert in _CERT_ALERTS):
+                return _cert_reason(tls)
+            return None
         except OSError:
             return None
-        return None if greeting else _cert_reason(tls)
-    finally:
-        writer.close()
-        with contextlib.suppress(Exception):
-            await writer.wait_closed()
+        with conn:
+            if tls is False:
+                return "tls_required"  # the handshake succeeded: the gateway speaks TLS
+            try:
+                conn.sendall(_H2_PREFACE)
+                greeting = conn.recv(9)
+            except ssl.SSLError as exc:
+                return _cert_reason(tls) if any(a in str(exc) for a in _CERT_ALERTS) else None
+            except OSError:
+                return None
+            return None if greeting else _cert_reason(tls)
 
 
 def _cert_reason(tls: bool | TLSConfig) -> str:
@@ -118,12 +120,16 @@ def _cert_reason(tls: bool | TLSConfig) -> str:
     return "client_cert_rejected" if sent else "client_cert_required"
 
 
-async def probe_setup_failure(target: str, tls: bool | TLSConfig, timeout: float) -> str | None:
-    """The TLS failure reason the gateway's behaviour proves, or None."""
+def probe_setup_failure(target: str, tls: bool | TLSConfig, timeout: float) -> str | None:
+    """The TLS failure reason the gateway's behaviour proves, or None.
+
+    Blocking, with sockets of its own and ``timeout`` on each step: the sync
+    clients call it directly, the async ones in a worker thread.
+    """
     address = probe_address(target)
     if address is None or timeout <= 0:
         return None
     try:
-        return await asyncio.wait_for(_probe(address, tls), timeout)
-    except (asyncio.TimeoutError, OSError, ValueError):
+        return _probe(address, tls, timeout)
+    except (OSError, ValueError):
         return None

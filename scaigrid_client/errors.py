@@ -25,6 +25,7 @@ __all__ = [
     "DataLossError",
     "DeadlineExceededError",
     "FailedPreconditionError",
+    "ForkError",
     "HistoryResetError",
     "InsufficientGPUsError",
     "InternalError",
@@ -285,6 +286,13 @@ class DataLossError(ScaiGridError):
     """DATA_LOSS."""
 
     status = grpc.StatusCode.DATA_LOSS
+
+
+class ForkError(RuntimeError):
+    """This process was forked while its parent had gRPC channels open, and
+    gRPC cannot be used in such a child (it would hang). Raised at once by
+    every call; the message names the fixes. Not a ScaiGridError: nothing
+    was sent."""
 
 
 # One class per status; a status not listed (there are none today) gets the base.
