@@ -6,13 +6,23 @@ import asyncio
 import inspect
 import logging
 import os
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from scaigrid_client.errors import TokenProviderError
 
-__all__ = ["ScaiKeyTokenProvider", "TokenProvider", "TokenSource"]
+__all__ = [
+    "ScaiKeyTokenProvider",
+    "SyncScaiKeyTokenProvider",
+    "SyncTokenProvider",
+    "SyncTokenSource",
+    "TokenProvider",
+    "TokenSource",
+    "resolve_sync_token",
+    "resolve_token",
+]
 
 logger = logging.getLogger("scaigrid_client")
 
@@ -40,6 +50,23 @@ class TokenProvider(Protocol):
 
 
 TokenSource = str | TokenProvider | Callable[[], Awaitable[str]] | Callable[[], str]
+
+
+@runtime_checkable
+class SyncTokenProvider(Protocol):
+    """TokenProvider for the sync clients: ``get_token`` blocks (and must be
+    safe to call from several threads at once)."""
+
+    def get_token(self) -> str:
+        """The token to send now."""
+        ...
+
+    def invalidate(self) -> None:
+        """Forget the cached token: the server said it expired."""
+        ...
+
+
+SyncTokenSource = str | SyncTokenProvider | Callable[[], str]
 
 
 class _CallableToken:
@@ -73,8 +100,9 @@ class _CallableToken:
         return f"<token from {getattr(self._fn, '__qualname__', 'a function')}>"
 
 
-def resolve_token(token: TokenSource | None) -> str | TokenProvider:
-    """The static token or the provider to ask; None reads SCAIGRID_SERVICE_TOKEN."""
+def _static(token: object) -> str | None:
+    """The str token, or None for a provider or function; None reads
+    SCAIGRID_SERVICE_TOKEN."""
     if token is None:
         token = os.environ.get("SCAIGRID_SERVICE_TOKEN") or None
         if token is None:
@@ -83,8 +111,21 @@ def resolve_token(token: TokenSource | None) -> str | TokenProvider:
         if not token.strip():
             raise ValueError("token: the service token is empty")
         return token
-    if isinstance(token, TokenProvider):
-        return token
+    return None
+
+
+def resolve_token(token: TokenSource | None) -> str | TokenProvider:
+    """The static token or the provider to ask; None reads SCAIGRID_SERVICE_TOKEN."""
+    static = _static(token)
+    if static is not None:
+        return static
+    if inspect.iscoroutinefunction(getattr(token, "get_token", None)):
+        return token  # type: ignore[return-value]
+    if isinstance(token, SyncTokenProvider):
+        raise TypeError(
+            f"token: {type(token).__name__}.get_token is not async; the async clients need "
+            "an async TokenProvider (or use it with scaigrid_client.sync)"
+        )
     if callable(token):
         return _CallableToken(token)
     raise TypeError(
@@ -92,13 +133,60 @@ def resolve_token(token: TokenSource | None) -> str | TokenProvider:
     )
 
 
-class ScaiKeyTokenProvider:
-    """Service tokens from ScaiKey, by the OAuth2 client-credentials grant.
+class _SyncCallableToken:
+    """Adapts a plain function to SyncTokenProvider."""
 
-    The token is cached and fetched again ``refresh_margin`` seconds before it
-    expires. Concurrent callers share one fetch. The client secret and the
-    tokens never appear in ``repr()``, logs or exception text.
-    """
+    def __init__(self, fn: Callable[[], str]) -> None:
+        self._fn = fn
+
+    def get_token(self) -> str:
+        token: Any = self._fn()
+        if inspect.isawaitable(token):
+            if inspect.iscoroutine(token):
+                token.close()  # never awaited: do not leave it to warn
+            raise TokenProviderError(
+                "the token function is async; the sync clients need a plain function "
+                "(or use it with the async clients)"
+            )
+        if not isinstance(token, str) or not token:
+            raise TokenProviderError("the token function returned no token (an empty value)")
+        return token
+
+    def invalidate(self) -> None:
+        """Nothing is cached: the function is called for every call anyway."""
+
+    def __repr__(self) -> str:
+        return f"<token from {getattr(self._fn, '__qualname__', 'a function')}>"
+
+
+def resolve_sync_token(token: SyncTokenSource | None) -> str | SyncTokenProvider:
+    """As resolve_token, for the sync clients."""
+    static = _static(token)
+    if static is not None:
+        return static
+    get_token = getattr(token, "get_token", None)
+    if inspect.iscoroutinefunction(get_token):
+        twin = (
+            "; use scaigrid_client.sync.ScaiKeyTokenProvider"
+            if isinstance(token, ScaiKeyTokenProvider)
+            else ""
+        )
+        raise TypeError(
+            f"token: {type(token).__name__}.get_token is async; the sync clients need a "
+            f"provider whose get_token blocks{twin}"
+        )
+    if isinstance(token, SyncTokenProvider):
+        return token
+    if callable(token):
+        return _SyncCallableToken(token)
+    raise TypeError(
+        f"token: expected a str, a TokenProvider or a function, got {type(token).__name__}"
+    )
+
+
+class _ScaiKeyGrant:
+    """The OAuth2 client-credentials exchange with ScaiKey, flavour-neutral:
+    the form to post, and what the answer means."""
 
     def __init__(
         self,
@@ -106,9 +194,9 @@ class ScaiKeyTokenProvider:
         *,
         client_id: str,
         client_secret: str,
-        scopes: Sequence[str] = ("scaiinfer", "scaimind", "scaicore"),
-        refresh_margin: float = 60.0,
-        timeout: float = 10.0,
+        scopes: Sequence[str],
+        refresh_margin: float,
+        timeout: float,
     ) -> None:
         if not token_url.startswith(("https://", "http://")):
             raise ValueError("token_url: must be an http(s) URL of ScaiKey's token endpoint")
@@ -124,28 +212,23 @@ class ScaiKeyTokenProvider:
         self._timeout = timeout
         self._token: str | None = None
         self._expires_at = 0.0
-        self._fetch: asyncio.Task[str] | None = None
 
     def __repr__(self) -> str:
-        return f"ScaiKeyTokenProvider(token_url={self._token_url!r}, client_id={self._client_id!r})"
+        return (
+            f"{type(self).__name__}(token_url={self._token_url!r}, client_id={self._client_id!r})"
+        )
 
     def invalidate(self) -> None:
         """Forget the cached token; the next get_token fetches a new one."""
         self._token = None
         self._expires_at = 0.0
 
-    async def get_token(self) -> str:
-        """The cached token, or a fresh one from ScaiKey (one fetch at a time)."""
+    def _cached(self) -> str | None:
         if self._token is not None and time.monotonic() < self._expires_at:
             return self._token
-        if self._fetch is None or self._fetch.done():
-            self._fetch = asyncio.ensure_future(self._fetch_token())
-        # shield: one caller's cancellation must not cancel the shared fetch.
-        return await asyncio.shield(self._fetch)
+        return None
 
-    async def _fetch_token(self) -> str:
-        import httpx
-
+    def _form(self) -> dict[str, str]:
         data = {
             "grant_type": "client_credentials",
             "client_id": self._client_id,
@@ -153,25 +236,125 @@ class ScaiKeyTokenProvider:
         }
         if self._scopes:
             data["scope"] = self._scopes
+        return data
+
+    def _failed(self, exc: Exception) -> TokenProviderError:
+        return TokenProviderError(
+            f"ScaiKey token request to {self._token_url} failed: {type(exc).__name__}"
+        )
+
+    def _accept(self, status_code: int, body: Callable[[], Any]) -> str:
+        if status_code != 200:
+            raise TokenProviderError(f"ScaiKey refused the token request: HTTP {status_code}")
         try:
-            async with httpx.AsyncClient(timeout=self._timeout) as http:
-                response = await http.post(self._token_url, data=data)
-        except httpx.HTTPError as exc:
-            raise TokenProviderError(
-                f"ScaiKey token request to {self._token_url} failed: {type(exc).__name__}"
-            ) from None
-        if response.status_code != 200:
-            raise TokenProviderError(
-                f"ScaiKey refused the token request: HTTP {response.status_code}"
-            )
-        try:
-            body = response.json()
-            token = body["access_token"]
-            expires_in = float(body.get("expires_in", 300))
-        except (ValueError, KeyError, TypeError):
+            answer = body()
+            token = answer["access_token"]
+            expires_in = float(answer.get("expires_in", 300))
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise TokenProviderError("ScaiKey's token response has no access_token") from None
         if not isinstance(token, str) or not token:
             raise TokenProviderError("ScaiKey's token response has an empty access_token")
         self._token = token
         self._expires_at = time.monotonic() + max(0.0, expires_in - self._refresh_margin)
         return token
+
+
+class ScaiKeyTokenProvider(_ScaiKeyGrant):
+    """Service tokens from ScaiKey, by the OAuth2 client-credentials grant.
+
+    The token is cached and fetched again ``refresh_margin`` seconds before it
+    expires. Concurrent callers share one fetch (one per event loop: the
+    cache is shared by every loop that uses the provider). The client secret
+    and the tokens never appear in ``repr()``, logs or exception text. For
+    the sync clients, use ``scaigrid_client.sync.ScaiKeyTokenProvider``.
+    """
+
+    def __init__(
+        self,
+        token_url: str,
+        *,
+        client_id: str,
+        client_secret: str,
+        scopes: Sequence[str] = ("scaiinfer", "scaimind", "scaicore"),
+        refresh_margin: float = 60.0,
+        timeout: float = 10.0,
+    ) -> None:
+        super().__init__(
+            token_url,
+            client_id=client_id,
+            client_secret=client_secret,
+            scopes=scopes,
+            refresh_margin=refresh_margin,
+            timeout=timeout,
+        )
+        self._fetches: dict[asyncio.AbstractEventLoop, asyncio.Task[str]] = {}
+        self._fetches_lock = threading.Lock()
+
+    async def get_token(self) -> str:
+        """The cached token, or a fresh one from ScaiKey (one fetch at a time)."""
+        token = self._cached()
+        if token is not None:
+            return token
+        loop = asyncio.get_running_loop()
+        with self._fetches_lock:
+            for gone in [old for old in self._fetches if old.is_closed()]:
+                del self._fetches[gone]
+            fetch = self._fetches.get(loop)
+            if fetch is None or fetch.done():
+                fetch = self._fetches[loop] = loop.create_task(self._fetch_token())
+        # shield: one caller's cancellation must not cancel the shared fetch.
+        return await asyncio.shield(fetch)
+
+    async def _fetch_token(self) -> str:
+        import httpx
+
+        try:
+            async with httpx.AsyncClient(timeout=self._timeout) as http:
+                response = await http.post(self._token_url, data=self._form())
+        except httpx.HTTPError as exc:
+            raise self._failed(exc) from None
+        return self._accept(response.status_code, response.json)
+
+
+class SyncScaiKeyTokenProvider(_ScaiKeyGrant):
+    """ScaiKeyTokenProvider for the sync clients (``scaigrid_client.sync``):
+    the same grant and cache; ``get_token`` blocks, and threads that need a
+    token at once share one fetch."""
+
+    def __init__(
+        self,
+        token_url: str,
+        *,
+        client_id: str,
+        client_secret: str,
+        scopes: Sequence[str] = ("scaiinfer", "scaimind", "scaicore"),
+        refresh_margin: float = 60.0,
+        timeout: float = 10.0,
+    ) -> None:
+        super().__init__(
+            token_url,
+            client_id=client_id,
+            client_secret=client_secret,
+            scopes=scopes,
+            refresh_margin=refresh_margin,
+            timeout=timeout,
+        )
+        self._fetch_lock = threading.Lock()
+
+    def get_token(self) -> str:
+        """The cached token, or a fresh one from ScaiKey (one fetch at a time)."""
+        token = self._cached()
+        if token is not None:
+            return token
+        with self._fetch_lock:
+            token = self._cached()  # fetched by the thread that held the lock
+            if token is not None:
+                return token
+            import httpx
+
+            try:
+                with httpx.Client(timeout=self._timeout) as http:
+                    response = http.post(self._token_url, data=self._form())
+            except httpx.HTTPError as exc:
+                raise self._failed(exc) from None
+            return self._accept(response.status_code, response.json)

@@ -1,7 +1,11 @@
-"""The five service clients and the ScaiGrid facade.
+"""The five service clients and the ScaiGrid facade (async).
 
-Each method builds its request, hands it to the shared `Transport` (which
-does metadata, deadline, retries and errors) and shapes the result.
+Each method checks its arguments and builds its request (with `_methods`),
+hands it to the shared `Transport` (which does metadata, deadline, retries
+and errors) and shapes the result. This file is also the source of the sync
+clients: `tools/unasync.py` writes `sync/_clients.py` from it, so each RPC
+is defined once. Lines between ``unasync: begin async-only`` and ``unasync:
+end`` markers, and lines marked ``unasync: async-only``, are left out there.
 """
 
 from __future__ import annotations
@@ -11,8 +15,7 @@ import inspect
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any
 
 import grpc
 from typing_extensions import Self, Unpack
@@ -20,14 +23,43 @@ from typing_extensions import Self, Unpack
 from scaigrid_client import errors
 from scaigrid_client._auth import TokenSource
 from scaigrid_client._config import Keepalive, RetryPolicy, TLSConfig
+from scaigrid_client._methods import (
+    ALLOCATE_GPUS,
+    CANCEL_JOB,
+    EMBED,
+    GET_CORE,
+    GET_JOB,
+    HEARTBEAT,
+    INFER,
+    INVOKE_CORE,
+    LIST_JOBS,
+    LIST_MODELS,
+    LIST_NODES,
+    PASSIVATE_CORE,
+    REGISTER_NODE,
+    RELEASE_GPUS,
+    RESTORE_CORE,
+    STREAM_EVENTS,
+    STREAM_INFERENCE,
+    STREAM_METRICS,
+    SUBMIT_JOB,
+    CallOptions,
+    ChatReply,
+    MessageLike,
+    StreamOptions,
+    _at_least,
+    _epoch,
+    _messages,
+    _resume_events,
+    _resume_metrics,
+    _sampling,
+    _text,
+)
 from scaigrid_client._transport import (
     DEFAULT_KEEPALIVE,
-    CallInfo,
     Channel,
     HeartbeatLoop,
     Interceptor,
-    MetadataArg,
-    Method,
     ServerStream,
     Transport,
 )
@@ -45,185 +77,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("scaigrid_client")
-
-MessageLike = Mapping[str, str] | scaiinfer.ChatMessage
-
-
-class CallOptions(TypedDict, total=False):
-    """Per-call options every method takes."""
-
-    request_id: str
-    """The ``x-request-id``; default a fresh one. Reused on every retry."""
-    timeout: float
-    """Deadline in seconds for the whole call, retries included."""
-    metadata: MetadataArg
-    """Extra metadata to send."""
-    call_info: CallInfo
-    """Filled with the request id, attempts and metadata when the call succeeds."""
-
-
-class StreamOptions(TypedDict, total=False):
-    """Per-call options every streaming method takes."""
-
-    request_id: str
-    timeout: float
-    metadata: MetadataArg
-    idle_timeout: float
-    """Fail (or, for resumable streams, reconnect) after this long without a message."""
-
-
-def _m(module: Any, service: str, rpc: str) -> Method[Any, Any]:
-    return Method.of(module, service, rpc)
-
-
-_INFERENCE = scaiinfer.inference_pb2
-_HEARTBEAT = scaiinfer.heartbeat_pb2
-_COORDINATOR = scaimind.coordinator_pb2
-_CLUSTER = scaimind.cluster_pb2
-_RUNTIME = scaicore.runtime_pb2
-
-LIST_MODELS: Method[scaiinfer.ListModelsRequest, scaiinfer.ListModelsResponse] = _m(
-    _INFERENCE, "InferenceService", "ListModels"
-)
-STREAM_INFERENCE: Method[scaiinfer.InferenceRequest, scaiinfer.StreamInferenceResponse] = _m(
-    _INFERENCE, "InferenceService", "StreamInference"
-)
-INFER: Method[scaiinfer.InferRequest, scaiinfer.InferResponse] = _m(
-    _INFERENCE, "InferenceService", "Infer"
-)
-EMBED: Method[scaiinfer.EmbedRequest, scaiinfer.EmbedResponse] = _m(
-    _INFERENCE, "InferenceService", "Embed"
-)
-HEARTBEAT: Method[scaiinfer.HeartbeatRequest, scaiinfer.HeartbeatResponse] = _m(
-    _HEARTBEAT, "HeartbeatService", "Heartbeat"
-)
-SUBMIT_JOB: Method[scaimind.SubmitJobRequest, scaimind.SubmitJobResponse] = _m(
-    _COORDINATOR, "CoordinatorService", "SubmitJob"
-)
-GET_JOB: Method[scaimind.GetJobRequest, scaimind.GetJobResponse] = _m(
-    _COORDINATOR, "CoordinatorService", "GetJob"
-)
-LIST_JOBS: Method[scaimind.ListJobsRequest, scaimind.ListJobsResponse] = _m(
-    _COORDINATOR, "CoordinatorService", "ListJobs"
-)
-CANCEL_JOB: Method[scaimind.CancelJobRequest, scaimind.CancelJobResponse] = _m(
-    _COORDINATOR, "CoordinatorService", "CancelJob"
-)
-STREAM_METRICS: Method[scaimind.StreamMetricsRequest, scaimind.StreamMetricsResponse] = _m(
-    _COORDINATOR, "CoordinatorService", "StreamMetrics"
-)
-REGISTER_NODE: Method[scaimind.RegisterNodeRequest, scaimind.RegisterNodeResponse] = _m(
-    _CLUSTER, "ClusterService", "RegisterNode"
-)
-LIST_NODES: Method[scaimind.ListNodesRequest, scaimind.ListNodesResponse] = _m(
-    _CLUSTER, "ClusterService", "ListNodes"
-)
-ALLOCATE_GPUS: Method[scaimind.AllocateGPUsRequest, scaimind.AllocateGPUsResponse] = _m(
-    _CLUSTER, "ClusterService", "AllocateGPUs"
-)
-RELEASE_GPUS: Method[scaimind.ReleaseGPUsRequest, scaimind.ReleaseGPUsResponse] = _m(
-    _CLUSTER, "ClusterService", "ReleaseGPUs"
-)
-INVOKE_CORE: Method[scaicore.InvokeCoreRequest, scaicore.InvokeCoreResponse] = _m(
-    _RUNTIME, "CoreRuntimeService", "InvokeCore"
-)
-GET_CORE: Method[scaicore.GetCoreRequest, scaicore.GetCoreResponse] = _m(
-    _RUNTIME, "CoreRuntimeService", "GetCore"
-)
-PASSIVATE_CORE: Method[scaicore.PassivateCoreRequest, scaicore.PassivateCoreResponse] = _m(
-    _RUNTIME, "CoreRuntimeService", "PassivateCore"
-)
-RESTORE_CORE: Method[scaicore.RestoreCoreRequest, scaicore.RestoreCoreResponse] = _m(
-    _RUNTIME, "CoreRuntimeService", "RestoreCore"
-)
-STREAM_EVENTS: Method[scaicore.StreamEventsRequest, scaicore.StreamEventsResponse] = _m(
-    _RUNTIME, "CoreRuntimeService", "StreamEvents"
-)
-
-
-# -- argument checks: raised before anything is sent, naming the argument --------
-
-
-def _text(value: object, name: str, example: str = "") -> str:
-    if not isinstance(value, str) or not value.strip():
-        hint = f", for example {example!r}" if example else ""
-        raise ValueError(f"{name}: must be a non-empty str{hint}")
-    return value
-
-
-def _at_least(value: object, minimum: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}: must be an int of at least {minimum}, got {value!r}")
-    return value
-
-
-def _epoch(epoch: object) -> str:
-    if not isinstance(epoch, str):
-        raise ValueError(
-            f"epoch: must be the str an event or point carried in .epoch, got {epoch!r}"
-        )
-    return epoch
-
-
-def _messages(messages: Sequence[MessageLike]) -> list[scaiinfer.ChatMessage]:
-    if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence) or not messages:  # type: ignore[unreachable]
-        raise ValueError(
-            "messages: pass a non-empty sequence such as [{'role': 'user', 'content': 'Hi'}]"
-        )
-    out = []
-    for i, message in enumerate(messages):
-        if isinstance(message, scaiinfer.ChatMessage):
-            out.append(message)
-            continue
-        if not isinstance(message, Mapping):
-            raise ValueError(f"messages[{i}]: expected a dict with 'role' and 'content'")
-        role, content = message.get("role"), message.get("content")
-        if role not in ("system", "user", "assistant", "tool"):
-            raise ValueError(f"messages[{i}].role: must be 'system', 'user', 'assistant' or 'tool'")
-        if not isinstance(content, str):
-            raise ValueError(f"messages[{i}].content: must be a str")
-        out.append(scaiinfer.ChatMessage(role=role, content=content, name=message.get("name", "")))
-    return out
-
-
-def _sampling(
-    temperature: float | None, top_p: float | None, max_tokens: int | None, stop: Sequence[str]
-) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    if temperature is not None:
-        if not 0 <= temperature <= 2:
-            raise ValueError(f"temperature: must be between 0 and 2, got {temperature!r}")
-        fields["temperature"] = temperature
-    if top_p is not None:
-        if not 0 < top_p <= 1:
-            raise ValueError(f"top_p: must be in (0, 1], got {top_p!r}")
-        fields["top_p"] = top_p
-    if max_tokens is not None:
-        fields["max_tokens"] = _at_least(max_tokens, 1, "max_tokens")
-    if stop:
-        if isinstance(stop, str):
-            stop = [stop]
-        for i, sequence in enumerate(stop):
-            # Whitespace is a normal stop sequence ("\n", "\n\n"); only "" is not.
-            if not isinstance(sequence, str) or not sequence:
-                raise ValueError(f"stop[{i}]: must be a non-empty str, got {sequence!r}")
-        fields["stop"] = list(stop)
-    return fields
-
-
-@dataclass(frozen=True)
-class ChatReply:
-    """A whole chat reply from ``infer()``."""
-
-    content: str
-    """The full text."""
-    finish_reason: int
-    """A ``scaiinfer.FinishReason`` value."""
-    usage: scaiinfer.Usage
-    model: str
-    id: str
-    response: scaiinfer.InferResponse
-    """The raw response."""
 
 
 # -- the clients ------------------------------------------------------------------------
@@ -273,6 +126,19 @@ class _Client:
 
     async def __aenter__(self) -> Self:
         return self
+
+    # unasync: begin async-only
+    def __enter__(self) -> Self:
+        """Not a sync context manager: say what to do instead."""
+        raise TypeError(
+            f"{type(self).__name__} is async: use `async with`, or "
+            f"scaigrid_client.sync.{type(self).__name__} in blocking code"
+        )
+
+    def __exit__(self, *exc_info: object) -> None:
+        """See __enter__."""
+
+    # unasync: end async-only
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
@@ -432,22 +298,6 @@ class HeartbeatClient(_Client):
             # A bug in capacity() must not end the agent's heartbeats.
             loop.failed += 1
             logger.exception("heartbeat for %s: capacity() failed", node_id)
-
-
-def _resume_metrics(
-    request: scaimind.StreamMetricsRequest, last: scaimind.StreamMetricsResponse
-) -> scaimind.StreamMetricsRequest:
-    return scaimind.StreamMetricsRequest(
-        job_id=request.job_id, after_step=last.step, epoch=last.epoch
-    )
-
-
-def _resume_events(
-    request: scaicore.StreamEventsRequest, last: scaicore.StreamEventsResponse
-) -> scaicore.StreamEventsRequest:
-    return scaicore.StreamEventsRequest(
-        core_id=request.core_id, after_sequence=last.sequence, epoch=last.epoch
-    )
 
 
 class CoordinatorClient(_Client):
