@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 GEN := scaigrid_client/_gen
+# Written by tools/unasync.py from scaigrid_client/_clients.py.
+SYNC_CLIENTS := scaigrid_client/sync/_clients.py
 # What `buf breaking` compares against: the previous commit of main.
 BREAKING_AGAINST ?= HEAD~1
 
@@ -22,11 +24,12 @@ venv: $(STAMP)
 generate: venv
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/buf generate
 	$(PY) tools/fix_gen_imports.py proto $(GEN) scaigrid_client._gen
+	$(PY) tools/unasync.py
 
 # Regenerates from scratch (buf.gen.yaml has clean: true) and fails on any
 # difference from what is committed.
 check-generated: generate
-	@git diff --exit-code --stat -- $(GEN) || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
+	@git diff --exit-code --stat -- $(GEN) $(SYNC_CLIENTS) || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- $(GEN))" || { git status --porcelain -- $(GEN); echo "untracked generated files: run 'make generate' and commit"; exit 1; }
 
 PY_DIRS := scaigrid_client tests tools examples $(wildcard benchmarks)

@@ -11,7 +11,7 @@ end`` markers, and lines marked ``unasync: async-only``, are left out there.
 from __future__ import annotations
 
 import functools
-import inspect
+import inspect  # unasync: async-only
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence

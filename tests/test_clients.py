@@ -27,6 +27,7 @@ from scaigrid_client import (
 )
 from scaigrid_client.testing import FakeScaiGrid
 from scaigrid_client.v1 import scaicore, scaimind
+from tests import flavours
 from tests.conftest import ended
 
 OMNI = "scailabs/poolnoodle-omni"
@@ -35,9 +36,13 @@ FAST = RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
 pytestmark = pytest.mark.asyncio
 
 
-@pytest_asyncio.fixture
-async def grid(fake: FakeScaiGrid) -> AsyncIterator[ScaiGrid]:
-    async with ScaiGrid(fake.target, token=fake.token, tls=False, retry=FAST) as client:
+@pytest_asyncio.fixture(params=flavours.FLAVOURS)
+async def grid(fake: FakeScaiGrid, request: pytest.FixtureRequest) -> AsyncIterator[ScaiGrid]:
+    """The client contract runs against both flavours (see tests/flavours.py)."""
+    client = flavours.client(
+        request.param, "ScaiGrid", fake.target, token=fake.token, tls=False, retry=FAST
+    )
+    async with client:
         yield client
 
 
@@ -319,6 +324,8 @@ async def test_cancelling_the_reading_task_still_cancels_it(
 ) -> None:
     # Cancelling the task that reads is the caller's cancellation, not the
     # end of the stream: CancelledError reaches it, and the call is cancelled.
+    if not flavours.is_async(grid):
+        pytest.skip("asyncio task cancellation: the sync flavour has no tasks")
     await grid.core.invoke_core(core_id="quiet")
     stream = grid.core.stream_events("quiet", after_sequence=100)
     waiting = asyncio.ensure_future(stream.__anext__())
