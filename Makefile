@@ -30,7 +30,7 @@ generate: venv
 # difference from what is committed.
 check-generated: generate
 	@git diff --exit-code --stat -- $(GEN) $(SYNC_CLIENTS) || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
-	@test -z "$$(git status --porcelain -- $(GEN))" || { git status --porcelain -- $(GEN); echo "untracked generated files: run 'make generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- $(GEN) $(SYNC_CLIENTS))" || { git status --porcelain -- $(GEN) $(SYNC_CLIENTS); echo "untracked generated files: run 'make generate' and commit"; exit 1; }
 
 PY_DIRS := scaigrid_client tests tools examples $(wildcard benchmarks)
 

@@ -301,13 +301,18 @@ def _before_fork() -> None:
     _open_at_fork = _open_channels
 
 
+# The parent's channels, kept from the garbage collector in a forked child:
+# their finalizers would close them, and touching grpc there crashes or hangs.
+_inherited: list[object] = []
+
+
 def _after_fork_in_child() -> None:
     global _forked_from, _open_channels, _open_lock
     _open_lock = threading.Lock()  # it may have been held by a thread that is gone
     if _open_at_fork:
         _forked_from = os.getppid()
         for transport in list(_live_transports):
-            transport.forget_channels()
+            _inherited.append(transport.forget_channels())
     _open_channels = 0
 
 
@@ -392,8 +397,10 @@ class BaseTransport:
     def closed(self) -> bool:
         return self._closed
 
-    def forget_channels(self) -> None:
-        """In a forked child: drop the parent's channels without touching them."""
+    def forget_channels(self) -> object:
+        """In a forked child: stop using the parent's channels, without
+        touching them; returns them, for the caller to keep alive."""
+        return None
 
     def connected(self) -> bool:
         """Whether the channel has a connection now (the flavour knows)."""

@@ -170,10 +170,11 @@ class Transport(BaseTransport):
         """The running loop's channel, created on first use."""
         return self._binding().channel
 
-    def forget_channels(self) -> None:
-        with self._lock:
-            self._by_loop.clear()
-            self._bound = None
+    def forget_channels(self) -> object:
+        # (no lock: in a forked child it may be held by a thread that is gone)
+        bindings, self._by_loop, self._bound = self._by_loop, {}, None
+        self._lock = threading.Lock()
+        return bindings
 
     async def close(self) -> None:
         with self._lock:

@@ -7,6 +7,7 @@ import grpc
 import pytest_asyncio
 
 from scaigrid_client.testing import Call, FakeScaiGrid
+from tests.scaikey_stub import scaikey  # noqa: F401 - a fixture for every test module
 
 
 @pytest_asyncio.fixture

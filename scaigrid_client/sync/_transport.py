@@ -122,10 +122,12 @@ class Transport(BaseTransport):
                 channel = self._channel
         return channel
 
-    def forget_channels(self) -> None:
+    def forget_channels(self) -> object:
+        inherited = (self._channel, self._callables)
         self._channel = None
         self._callables = {}
         self._lock = threading.Lock()
+        return inherited
 
     def close(self) -> None:
         with self._lock:
