@@ -424,6 +424,97 @@ async def stream_rows(
     ]
 
 
+# -- rows S: the sync flavour against grpc's raw sync stub --------------------------
+
+
+def rate_sync(count: int, body: Callable[[], int]) -> Sample:
+    cpu, start = time.thread_time(), time.perf_counter()
+    done = body()
+    elapsed, cpu = time.perf_counter() - start, time.thread_time() - cpu
+    assert done == count, (done, count)
+    return Sample(count / elapsed, cpu / count * 1e6, count)
+
+
+def interleave_sync(rounds: int, sides: dict[str, Callable[[], Sample]]) -> dict[str, list[Sample]]:
+    results: dict[str, list[Sample]] = {name: [] for name in sides}
+    for run in sides.values():
+        run()
+    order = list(sides.items())
+    for _ in range(rounds):
+        for name, run in order:
+            results[name].append(run())
+        order.reverse()
+    return results
+
+
+def sync_rows(target: str, rounds: int, calls: int, chunks: int) -> list[Row]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scaigrid_client import sync
+
+    request = scaiinfer.ListModelsRequest()
+    stream_request = scaiinfer.InferenceRequest(model=OMNI, messages=HI, max_tokens=chunks)
+    with (
+        sync.InferenceClient(target, token=TOKEN, tls=False) as client,
+        grpc.insecure_channel(target) as channel,
+        ThreadPoolExecutor(16) as pool,
+    ):
+        stub = scaiinfer.InferenceServiceStub(channel)
+
+        def sequential(call: Callable[[], object]) -> Sample:
+            def body() -> int:
+                for _ in range(calls):
+                    call()
+                return calls
+
+            return rate_sync(calls, body)
+
+        def threaded(call: Callable[[], object]) -> Sample:
+            per_thread = calls // 16
+
+            def worker() -> None:
+                for _ in range(per_thread):
+                    call()
+
+            def body() -> int:
+                for future in [pool.submit(worker) for _ in range(16)]:
+                    future.result()
+                return per_thread * 16
+
+            return rate_sync(per_thread * 16, body)
+
+        def sdk() -> object:
+            return client.list_models()
+
+        def raw() -> object:
+            return stub.ListModels(request, metadata=METADATA)
+
+        def sdk_stream() -> Sample:
+            def body() -> int:
+                return sum(
+                    1 for _ in client.stream_inference(model=OMNI, messages=HI, max_tokens=chunks)
+                )
+
+            return rate_sync(chunks + 1, body)
+
+        def raw_stream() -> Sample:
+            def body() -> int:
+                return sum(1 for _ in stub.StreamInference(stream_request, metadata=METADATA))
+
+            return rate_sync(chunks + 1, body)
+
+        one = interleave_sync(
+            rounds, {"sdk": lambda: sequential(sdk), "raw": lambda: sequential(raw)}
+        )
+        many = interleave_sync(rounds, {"sdk": lambda: threaded(sdk), "raw": lambda: threaded(raw)})
+        stream = interleave_sync(rounds, {"sdk": sdk_stream, "raw": raw_stream})
+    return [
+        row("S1. sync unary `list_models`, one at a time", "calls/s", one),
+        row("S2. sync unary `list_models`, 16 threads", "calls/s", many, cpu=False),
+        row(f"S3. sync `stream_inference`, one {chunks}-chunk stream", "chunks/s", stream),
+    ]
+
+
 # -- row 5: a child process per run, so each peak RSS is its own ---------------------
 
 
@@ -602,6 +693,7 @@ def main() -> int:
     server, target = start_server()
     try:
         rows = asyncio.run(measure(args, target, server.pid))
+        rows += sync_rows(target, args.rounds, args.calls, args.chunks)
         rows.append(binary_row(target, args.binary_rounds, int(args.binary_gib * (1 << 30))))
     finally:
         server.terminate()
@@ -615,7 +707,8 @@ def main() -> int:
         f"`make bench` (`python benchmarks/run.py`) on {time.strftime('%Y-%m-%d')}: {machine()}; "
         "the fake server pinned to core 0 in its own process, the client to core 1.",
         f"{args.rounds} interleaved rounds per row ({args.binary_rounds} for row 5); "
-        "ratios are throughput SDK/raw, higher is better, 1.0 is parity.",
+        "ratios are throughput SDK/raw, higher is better, 1.0 is parity. Rows S are the sync",
+        "flavour (`scaigrid_client.sync`) against grpc's raw sync stub.",
         "",
         "| " + " | ".join(headers) + " |",
         "|" + "---|" * len(headers),

@@ -255,9 +255,13 @@ class Transport(BaseTransport):
         remaining = state.remaining()
         if remaining is not None and remaining <= 0:
             raise self._deadline_error(state, attempts=state.attempt - 1)
-        fn = self._callable(self._binding(), state.method)
-        metadata = self.metadata(state, await self._auth())
-        return fn(request, timeout=remaining, metadata=metadata)
+        # (the fast paths inline: this runs for every attempt of every call)
+        bound = self._bound
+        if bound is None or bound.loop is not asyncio.get_running_loop():
+            bound = self._binding()
+        auth = self._auth_header or await self._auth()
+        metadata = self.metadata(state, auth)
+        return self._callable(bound, state.method)(request, timeout=remaining, metadata=metadata)
 
     async def failure(self, exc: grpc.aio.AioRpcError, state: _CallState) -> errors.ScaiGridError:
         """The typed error for a failed attempt (see BaseTransport.decode), and

@@ -34,6 +34,12 @@ def test_quickstart_streams_a_reply() -> None:
     assert "request id" in out
 
 
+def test_quickstart_sync_streams_a_reply() -> None:
+    out = run("quickstart_sync.py")
+    assert "scailabs/poolnoodle-omni" in out
+    assert "request id" in out
+
+
 def test_tail_events_resumes_without_gaps() -> None:
     out = run("tail_events.py", "--limit", "12")
     assert "12 events, sequences 1..12, gapless: True" in out
@@ -63,7 +69,7 @@ def test_mtls() -> None:
 @pytest.mark.parametrize("example", ["test_with_fake.py"])
 def test_fixture_example(example: str) -> None:
     out = run("-m", "pytest", "-q", "-p", "no:cacheprovider", example)
-    assert "3 passed" in out
+    assert "4 passed" in out
 
 
 def test_tail_events_survives_a_real_restart(tmp_path: pathlib.Path) -> None:
