@@ -24,6 +24,7 @@ from typing import Any, NoReturn, TextIO
 from scaigrid_client import errors
 from scaigrid_client._clients import ScaiGrid
 from scaigrid_client._config import TLSConfig
+from scaigrid_client._methods import enum_short_names, enum_value
 from scaigrid_client._to_dict import to_dict
 from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
 
@@ -374,17 +375,21 @@ def _print_job(job: scaimind.Job, out: Output) -> None:
         out.line(_job_line(job))
 
 
-_JOB_STATES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
+def _enum_flag(enum: Any, flag: str) -> Callable[[str], int]:
+    """An argparse type for an enum flag, read the way the SDK reads enum
+    arguments (a short name in any case, or the full name)."""
+
+    def convert(text: str) -> int:
+        try:
+            return enum_value(text, enum, flag)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{flag}: ")) from None
+
+    return convert
 
 
-def _job_state(text: str) -> int:
-    """``--state``: a short name in any case, or the full ``JOB_STATE_...`` name."""
-    name = text.strip().upper().removeprefix("JOB_STATE_")
-    if name not in _JOB_STATES:
-        raise argparse.ArgumentTypeError(
-            f"unknown state {text!r}; use one of {', '.join(s.lower() for s in _JOB_STATES)}"
-        )
-    return scaimind.JobState.Value(f"JOB_STATE_{name}")
+_job_state = _enum_flag(scaimind.JobState, "--state")
+_node_health = _enum_flag(scaiinfer.NodeHealth, "--health")
 
 
 async def cmd_jobs_list(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int:
@@ -478,14 +483,6 @@ async def cmd_cores(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> in
     return 0
 
 
-_HEALTH = {
-    "healthy": scaiinfer.NODE_HEALTH_HEALTHY,
-    "degraded": scaiinfer.NODE_HEALTH_DEGRADED,
-    "unhealthy": scaiinfer.NODE_HEALTH_UNHEALTHY,
-    "draining": scaiinfer.NODE_HEALTH_DRAINING,
-}
-
-
 async def cmd_nodes(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int:
     options = _call_options(args)
     if args.action == "list":
@@ -515,7 +512,7 @@ async def cmd_nodes(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> in
         return 0
     ack = await grid.heartbeat.heartbeat(
         node_id=args.node_id,
-        health=_HEALTH[args.health],
+        health=args.health,
         gpu_count=args.gpus or 0,
         gpu_utilization=args.utilization,
         queue_depth=args.queue_depth,
@@ -760,7 +757,7 @@ def _parser(json_errors: bool = False) -> argparse.ArgumentParser:
         "--state",
         type=_job_state,
         metavar="STATE",
-        help=f"only jobs in this state: {', '.join(s.lower() for s in _JOB_STATES)} (any case)",
+        help=f"only jobs in this state: {', '.join(enum_short_names(scaimind.JobState))} (any case)",
     )
     for name, help_text, handler in (
         ("get", "show a job", cmd_jobs_get),
@@ -796,7 +793,13 @@ def _parser(json_errors: bool = False) -> argparse.ArgumentParser:
     nodes.add_argument("--gpus", type=int, help="GPUs on the node (required to register)")
     nodes.add_argument("--gpu-type", help="GPU model, e.g. H100")
     nodes.add_argument("--address", help="host:port of the node")
-    nodes.add_argument("--health", choices=sorted(_HEALTH), default="healthy")
+    nodes.add_argument(
+        "--health",
+        type=_node_health,
+        default="healthy",
+        metavar="HEALTH",
+        help=f"{', '.join(enum_short_names(scaiinfer.NodeHealth))} (any case; default healthy)",
+    )
     nodes.add_argument("--utilization", type=float, default=0.0, help="GPU utilisation, 0 to 1")
     nodes.add_argument("--queue-depth", type=int, default=0)
     nodes.add_argument("--model", action="append", help="a loaded model (repeatable)")

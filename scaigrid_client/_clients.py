@@ -45,6 +45,7 @@ from scaigrid_client._methods import (
     SUBMIT_JOB,
     CallOptions,
     ChatReply,
+    EnumArg,
     MessageLike,
     StreamOptions,
     _at_least,
@@ -54,6 +55,7 @@ from scaigrid_client._methods import (
     _resume_metrics,
     _sampling,
     _text,
+    enum_value,
 )
 from scaigrid_client._transport import (
     DEFAULT_KEEPALIVE,
@@ -148,10 +150,14 @@ class InferenceClient(_Client):
     """Chat (streaming and unary), embeddings and the model catalogue."""
 
     async def list_models(
-        self, *, capability: int | None = None, **options: Unpack[CallOptions]
+        self, *, capability: EnumArg | None = None, **options: Unpack[CallOptions]
     ) -> list[scaiinfer.Model]:
-        """The models this token may use, sorted by id."""
-        request = scaiinfer.ListModelsRequest(capability=capability or 0)  # type: ignore[arg-type]
+        """The models this token may use, sorted by id; ``capability=``
+        (``"chat"``, ``"embeddings"``) keeps only the models that have it."""
+        wanted = (
+            0 if capability is None else enum_value(capability, scaiinfer.Capability, "capability")
+        )
+        request = scaiinfer.ListModelsRequest(capability=wanted)  # type: ignore[arg-type]
         return list((await self._transport.unary(LIST_MODELS, request, **options)).models)
 
     def stream_inference(
@@ -234,7 +240,7 @@ class HeartbeatClient(_Client):
         self,
         *,
         node_id: str,
-        health: int = scaiinfer.NODE_HEALTH_HEALTHY,
+        health: EnumArg = scaiinfer.NODE_HEALTH_HEALTHY,
         loaded_models: Sequence[str] = (),
         gpu_count: int = 0,
         gpu_memory_total_bytes: int = 0,
@@ -243,12 +249,13 @@ class HeartbeatClient(_Client):
         queue_depth: int = 0,
         **options: Unpack[CallOptions],
     ) -> scaiinfer.HeartbeatResponse:
-        """Report this node's health and capacity; returns the acknowledgement."""
+        """Report this node's health (``"healthy"``, ``"degraded"``,
+        ``"unhealthy"``, ``"draining"``) and capacity; returns the acknowledgement."""
         if not 0 <= gpu_utilization <= 1:
             raise ValueError(f"gpu_utilization: must be between 0 and 1, got {gpu_utilization!r}")
         request = scaiinfer.HeartbeatRequest(
             node_id=_text(node_id, "node_id"),
-            health=health,  # type: ignore[arg-type]
+            health=enum_value(health, scaiinfer.NodeHealth, "health"),  # type: ignore[arg-type]
             loaded_models=list(loaded_models),
             gpu_count=_at_least(gpu_count, 0, "gpu_count"),
             gpu_memory_total_bytes=_at_least(gpu_memory_total_bytes, 0, "gpu_memory_total_bytes"),
@@ -333,10 +340,11 @@ class CoordinatorClient(_Client):
         return (await self._transport.unary(GET_JOB, request, **options)).job
 
     async def list_jobs(
-        self, *, state: int | None = None, **options: Unpack[CallOptions]
+        self, *, state: EnumArg | None = None, **options: Unpack[CallOptions]
     ) -> list[scaimind.Job]:
-        """Jobs, newest first; ``state=`` keeps only jobs in that ``scaimind.JobState``."""
-        request = scaimind.ListJobsRequest(state=state or 0)  # type: ignore[arg-type]
+        """Jobs, newest first; ``state=`` (``"running"``, ...) keeps only jobs in that state."""
+        wanted = 0 if state is None else enum_value(state, scaimind.JobState, "state")
+        request = scaimind.ListJobsRequest(state=wanted)  # type: ignore[arg-type]
         return list((await self._transport.unary(LIST_JOBS, request, **options)).jobs)
 
     async def cancel_job(self, job_id: str, **options: Unpack[CallOptions]) -> scaimind.Job:

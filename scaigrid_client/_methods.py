@@ -8,6 +8,7 @@ their requests and shape their results with what is here.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -16,6 +17,9 @@ from scaigrid_client._base import CallInfo, MetadataArg, Method
 from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
 
 MessageLike = Mapping[str, str] | scaiinfer.ChatMessage
+EnumArg = int | str
+"""An enum argument: its short name in any case (``"running"``), its full
+proto name (``"JOB_STATE_RUNNING"``), its number or the protobuf value."""
 
 
 class CallOptions(TypedDict, total=False):
@@ -124,6 +128,59 @@ def _at_least(value: object, minimum: int, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name}: must be an int of at least {minimum}, got {value!r}")
     return value
+
+
+class _EnumNames:
+    """The names a caller may give one proto enum, read from its descriptor."""
+
+    __slots__ = ("by_name", "numbers", "short_names")
+
+    def __init__(self, enum: Any) -> None:
+        # proto3 enums are prefixed with their type (JOB_STATE_RUNNING); the
+        # *_UNSPECIFIED value is "not set", never a choice.
+        # proto3 enums are prefixed with their type (JOB_STATE_RUNNING), and
+        # their zero value, PREFIX_UNSPECIFIED (buf lint requires it), is "not
+        # set", never a choice.
+        values = [v for v in enum.DESCRIPTOR.values if v.number != 0]
+        zero = enum.DESCRIPTOR.values_by_number.get(0)
+        prefix = zero.name.removesuffix("UNSPECIFIED") if zero is not None else ""
+        self.short_names = tuple(v.name.removeprefix(prefix).lower() for v in values)
+        self.numbers = frozenset(v.number for v in values)
+        self.by_name: dict[str, int] = {}
+        for value, short in zip(values, self.short_names, strict=True):
+            self.by_name[short.upper()] = value.number
+            self.by_name[value.name] = value.number
+
+
+@functools.cache
+def _enum_names(enum: Any) -> _EnumNames:
+    return _EnumNames(enum)
+
+
+def enum_short_names(enum: Any) -> tuple[str, ...]:
+    """The short names of a generated enum's values, lower case (``"running"``)."""
+    return _enum_names(enum).short_names
+
+
+def enum_value(value: object, enum: Any, name: str) -> int:
+    """The number of argument ``name`` of the generated enum ``enum`` (such
+    as ``scaimind.JobState``), given as its short name in any case
+    (``"running"``), its full proto name (``"JOB_STATE_RUNNING"``), its
+    number, or the protobuf value; a ValueError naming ``name`` otherwise."""
+    names = _enum_names(enum)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value in names.numbers:
+            return value
+    elif isinstance(value, str):
+        text = value.strip()
+        # (a number in a str is how the command line gives one)
+        number = int(text) if text.isdecimal() else names.by_name.get(text.upper())
+        if number in names.numbers:
+            return number  # type: ignore[return-value]
+    raise ValueError(
+        f"{name}: unknown value {value!r}; use one of {', '.join(names.short_names)} "
+        "(any case), the full name or the number"
+    )
 
 
 def _epoch(epoch: object) -> str:

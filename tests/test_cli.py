@@ -511,8 +511,18 @@ def test_jobs_list_state_in_any_case(target: str) -> None:
     assert job["id"] not in cli(target, "jobs", "list", "--state", "RUNNING").stdout
     unknown = cli(target, "jobs", "list", "--state", "sleeping", code=2).stderr
     assert (
-        "unknown state 'sleeping'; use one of queued, running, succeeded, failed, cancelled"
-        in unknown
+        "argument --state: unknown value 'sleeping'; use one of queued, running, succeeded, "
+        "failed, cancelled (any case), the full name or the number" in unknown
+    )
+
+
+def test_nodes_heartbeat_health_by_the_sdks_names(target: str) -> None:
+    for health in ("Draining", "NODE_HEALTH_DEGRADED", "3"):
+        cli(target, "nodes", "heartbeat", "health-node", "--health", health)
+    unknown = cli(target, "nodes", "heartbeat", "health-node", "--health", "ok", code=2).stderr
+    assert (
+        "argument --health: unknown value 'ok'; use one of healthy, degraded, unhealthy, "
+        "draining (any case), the full name or the number" in unknown
     )
 
 
