@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar
 import grpc
 from google.protobuf import message as _message
 
-from scaigrid_client import errors
+from scaigrid_client import _telemetry, errors
 from scaigrid_client._channel import is_loopback, parse_target
 from scaigrid_client._config import Keepalive, RetryEvent, RetryPolicy, TLSConfig
 from scaigrid_client._version import __version__
@@ -241,6 +241,7 @@ class _CallState:
         "next_delay",
         "refreshed",
         "request_id",
+        "telemetry",
         "timeout",
         "timeout_is_default",
     )
@@ -263,6 +264,7 @@ class _CallState:
         self.refreshed = False
         self.next_delay = 0.0
         self.last_error: errors.ScaiGridError | None = None
+        self.telemetry: _telemetry.CallTelemetry | None = None
 
     def remaining(self) -> float | None:
         if self.deadline is None:
@@ -318,6 +320,11 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+
+
+def live_transports() -> list[BaseTransport]:
+    """Every client transport alive in this process (for the budget gauge)."""
+    return list(_live_transports)
 
 
 def check_not_forked() -> None:
@@ -424,7 +431,45 @@ class BaseTransport:
         )
         if state.attempt > 1:
             md += (("grpc-previous-rpc-attempts", str(state.attempt - 1)),)
+        if state.telemetry is not None:
+            md += state.telemetry.headers()  # the span's traceparent, on every attempt
         return md + state.extra if state.extra else md
+
+    # -- telemetry (see _telemetry: nothing runs unless something listens) -------------
+
+    def observe(self, state: _CallState) -> None:
+        """Start the call's telemetry, if anything listens."""
+        state.telemetry = _telemetry.start(state.method.name, state.method.path, state.request_id)
+
+    def attempt_done(self, state: _CallState, error: errors.ScaiGridError | None) -> None:
+        telemetry = state.telemetry
+        if telemetry is not None:
+            pushback = None if error is None else _pushback(error)
+            telemetry.attempt_finished(state.attempt, error, pushback)
+
+    def call_done(self, state: _CallState, error: BaseException | None) -> None:
+        """The logical call ended: with ``error``, or None; a stream that
+        ended neither normally nor with an error was ended by its caller."""
+        telemetry = state.telemetry
+        if telemetry is None:
+            return
+        state.telemetry = None
+        if error is None or isinstance(error, errors.ScaiGridError):
+            telemetry.finished(state.attempt, error)
+        elif isinstance(error, (GeneratorExit, KeyboardInterrupt)) or type(error).__name__ == (
+            "CancelledError"
+        ):
+            telemetry.finished(state.attempt, None, cancelled=True)  # the caller's doing
+        else:  # a bug in a callback (a token function, on_retry): no answer
+            telemetry.finished(
+                state.attempt,
+                errors.UnknownError(
+                    f"ended by {type(error).__name__}", request_id=state.request_id
+                ),
+            )
+
+    def budget_tokens(self) -> float:
+        return self._budget.tokens
 
     def new_state(
         self,
@@ -482,7 +527,7 @@ class BaseTransport:
         if state.attempt >= policy.max_attempts:
             return None
         if connected and not budget.allows_retry():
-            self._budget_stopped(error)
+            self._budget_stopped(state, error)
             return None
         pushback = _pushback(error)
         if pushback is False:
@@ -497,7 +542,8 @@ class BaseTransport:
             return None
         return delay
 
-    def _budget_stopped(self, error: errors.ScaiGridError) -> None:
+    def _budget_stopped(self, state: _CallState, error: errors.ScaiGridError) -> None:
+        _telemetry.count_budget_stopped(state.method.path)
         error.add_detail(
             "not retried: the client's retry budget is spent after many recent failures; "
             "retries resume as calls succeed again"
@@ -517,17 +563,31 @@ class BaseTransport:
         self, state: _CallState, error: errors.ScaiGridError, delay: float, resume: bool = False
     ) -> None:
         policy = self.retry
-        logger.info(
-            "%s %s (request_id=%s): attempt %d of %d failed with %s%s; next in %.3fs",
-            "resuming" if resume else "retrying",
-            state.method.name,
-            state.request_id,
-            state.attempt,
-            policy.max_attempts,
-            error.status.name,
-            f" ({error.code})" if error.code else "",
-            delay,
-        )
+        if logger.isEnabledFor(logging.INFO):
+            fields = {
+                "event": "resume" if resume else "retry",
+                "method": state.method.name,
+                "request_id": state.request_id,
+                "attempt": state.attempt,
+                "max_attempts": policy.max_attempts,
+                "status": error.status.name,
+                "code": error.code,
+                "delay_ms": round(delay * 1000, 3),
+            }
+            logger.info(
+                "%s %s (request_id=%s): attempt %d of %d failed with %s%s; next in %.3fs",
+                "resuming" if resume else "retrying",
+                state.method.name,
+                state.request_id,
+                state.attempt,
+                policy.max_attempts,
+                error.status.name,
+                f" ({error.code})" if error.code else "",
+                delay,
+                extra={"scaigrid": fields},
+            )
+        if state.telemetry is not None:
+            state.telemetry.retried(state.attempt, error, delay, resume)
         if policy.on_retry is not None:
             policy.on_retry(
                 RetryEvent(
@@ -585,6 +645,7 @@ class BaseTransport:
         return state.next_delay
 
     def idle_error(self, state: _CallState, idle_timeout: float | None) -> errors.ScaiGridError:
+        _telemetry.count_idle_timeout(state.method.path)
         return errors.StreamIdleTimeoutError(
             f"no message for {idle_timeout}s",
             request_id=state.request_id,

@@ -290,16 +290,24 @@ class Transport(BaseTransport):
         call_info: CallInfo | None = None,
     ) -> Resp:
         state = self.new_state(method, timeout, request_id, metadata)
+        self.observe(state)
         try:
-            response: Resp = await self._attempt(state, request, call_info)
-        except errors.ScaiGridError as error:
-            delay = self.retry_delay(state, error)
-            if delay is None:
-                raise
-            state.next_delay = delay
-            state.last_error = error
-            response = await self._retry(state, request, call_info)
+            try:
+                response: Resp = await self._attempt(state, request, call_info)
+            except errors.ScaiGridError as error:
+                delay = self.retry_delay(state, error)
+                if delay is None:
+                    raise
+                state.next_delay = delay
+                state.last_error = error
+                response = await self._retry(state, request, call_info)
+        except BaseException as failed:
+            if state.telemetry is not None:
+                self.call_done(state, failed)
+            raise
         self.record_success()
+        if state.telemetry is not None:
+            self.call_done(state, None)
         return response
 
     async def _attempt(self, state: _CallState, request: Any, call_info: CallInfo | None) -> Any:
@@ -307,7 +315,12 @@ class Transport(BaseTransport):
         try:
             response = await call
         except grpc.aio.AioRpcError as exc:
-            raise await self.failure(exc, state) from None
+            error = await self.failure(exc, state)
+            if state.telemetry is not None:
+                self.attempt_done(state, error)
+            raise error from None
+        if state.telemetry is not None:
+            self.attempt_done(state, None)
         if call_info is not None:
             call_info.request_id = state.request_id
             call_info.attempts = state.attempt
@@ -398,8 +411,13 @@ class _StreamFlow(Generic[Req, Resp]):
             call.cancel()
 
     async def messages(self) -> AsyncGenerator[Resp, None]:
-        # Per message: grpc's own iterator, one store and a yield. (The call's
-        # read() costs more per message than its iterator, so it is not used.)
+        # Per message: grpc's own iterator, one store and a yield (and, when
+        # something listens, a count). (The call's read() costs more per
+        # message than its iterator, so it is not used.)
+        transport, state = self.transport, self.state
+        transport.observe(state)
+        telemetry = state.telemetry
+        ended: BaseException | None = None
         try:
             while not self.done:
                 request = self.request
@@ -415,6 +433,9 @@ class _StreamFlow(Generic[Req, Resp]):
                             progressed = True
                             self.on_progress()
                         self.last = message
+                        if telemetry is not None:
+                            telemetry.messages += 1
+                            telemetry.bytes += message.ByteSize()
                         yield message
                 except grpc.aio.AioRpcError as exc:
                     error: errors.ScaiGridError = await self.transport.failure(exc, self.state)
@@ -434,12 +455,23 @@ class _StreamFlow(Generic[Req, Resp]):
                     error = self.transport.closed_error(self.state)
                 else:
                     self.finished, self.call = call, None
+                    if telemetry is not None:
+                        transport.attempt_done(state, None)
                     return
+                if telemetry is not None:
+                    transport.attempt_done(state, error)
                 # Outside the except clauses, so the typed error is raised
                 # without grpc's exception chained to it.
                 await self.recover(error, progressed)
+        except BaseException as failed:
+            ended = failed
+            raise
         finally:
             self.cancel()
+            if telemetry is not None:
+                if ended is None and self.finished is None:
+                    ended = GeneratorExit()  # left early: break, cancel() or close()
+                transport.call_done(state, ended)
 
     def on_progress(self) -> None:
         """The first message of an attempt: the call is healthy again."""

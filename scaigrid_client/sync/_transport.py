@@ -209,16 +209,24 @@ class Transport(BaseTransport):
         call_info: CallInfo | None = None,
     ) -> Resp:
         state = self.new_state(method, timeout, request_id, metadata)
+        self.observe(state)
         try:
-            response: Resp = self._attempt(state, request, call_info)
-        except errors.ScaiGridError as error:
-            delay = self.retry_delay(state, error)
-            if delay is None:
-                raise
-            state.next_delay = delay
-            state.last_error = error
-            response = self._retry(state, request, call_info)
+            try:
+                response: Resp = self._attempt(state, request, call_info)
+            except errors.ScaiGridError as error:
+                delay = self.retry_delay(state, error)
+                if delay is None:
+                    raise
+                state.next_delay = delay
+                state.last_error = error
+                response = self._retry(state, request, call_info)
+        except BaseException as failed:
+            if state.telemetry is not None:
+                self.call_done(state, failed)
+            raise
         self.record_success()
+        if state.telemetry is not None:
+            self.call_done(state, None)
         return response
 
     def _attempt(self, state: _CallState, request: Any, call_info: CallInfo | None) -> Any:
@@ -229,10 +237,18 @@ class Transport(BaseTransport):
         metadata = self.metadata(state, self._auth())
         try:
             if call_info is None:
-                return fn(request, timeout=remaining, metadata=metadata)
-            response, call = fn.with_call(request, timeout=remaining, metadata=metadata)
+                response = fn(request, timeout=remaining, metadata=metadata)
+            else:
+                response, call = fn.with_call(request, timeout=remaining, metadata=metadata)
         except grpc.RpcError as exc:
-            raise self.failure(exc, state) from None
+            error = self.failure(exc, state)
+            if state.telemetry is not None:
+                self.attempt_done(state, error)
+            raise error from None
+        if state.telemetry is not None:
+            self.attempt_done(state, None)
+        if call_info is None:
+            return response
         call_info.request_id = state.request_id
         call_info.attempts = state.attempt
         call_info.initial_metadata = tuple(call.initial_metadata() or ())
@@ -389,6 +405,9 @@ class _StreamFlow(Generic[Req, Resp]):
 
     def messages(self) -> Generator[Resp, None, None]:
         transport, state = self.transport, self.state
+        transport.observe(state)
+        telemetry = state.telemetry
+        ended: BaseException | None = None
         try:
             while not self.done:
                 request = self.request
@@ -408,6 +427,9 @@ class _StreamFlow(Generic[Req, Resp]):
                         self.last = message
                         if watch is not None:
                             watch.last = time.monotonic()
+                        if telemetry is not None:
+                            telemetry.messages += 1
+                            telemetry.bytes += message.ByteSize()
                         yield message
                 except grpc.RpcError as exc:
                     if self.cancelled():
@@ -420,13 +442,24 @@ class _StreamFlow(Generic[Req, Resp]):
                         error = transport.failure(exc, state)
                 else:
                     self.finished, self.call = call, None
+                    if telemetry is not None:
+                        transport.attempt_done(state, None)
                     return
                 finally:
                     if watch is not None:
                         _watchdog.forget(watch)
+                if telemetry is not None:
+                    transport.attempt_done(state, error)
                 self.recover(error, progressed)
+        except BaseException as failed:
+            ended = failed
+            raise
         finally:
             self.cancel()
+            if telemetry is not None:
+                if ended is None and self.finished is None:
+                    ended = GeneratorExit()  # left early: break, cancel() or close()
+                transport.call_done(state, ended)
 
     def on_progress(self) -> None:
         """The first message of an attempt: the call is healthy again."""
