@@ -65,11 +65,12 @@ BENCH_VENV := benchmarks/.venv
 $(BENCH_VENV)/.installed: pyproject.toml
 	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[testing]' 'google-api-core[grpc]>=2.20'
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[testing,otel]' 'google-api-core[grpc]>=2.20' 'opentelemetry-sdk>=1.20'
 	@touch $@
 
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python benchmarks/run.py
+	$(BENCH_VENV)/bin/python benchmarks/telemetry_cost.py | tee -a benchmarks/RESULTS.md
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache

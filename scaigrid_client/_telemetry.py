@@ -141,13 +141,24 @@ def _names(path: str) -> tuple[str, str, str]:
     return names
 
 
+_next_look = 0.0  # when to look for a provider again, while there is none
+
+
 def active() -> bool:
-    """Whether anything listens: a tracer or meter provider, or DEBUG logs."""
-    return (
-        logger.isEnabledFor(logging.DEBUG)
-        or _tracer_now() is not None
-        or _instruments_now() is not None
-    )
+    """Whether anything listens: a tracer or meter provider, or DEBUG logs.
+
+    Until an application sets a provider, it is looked for at most once a
+    second (so spans start within a second of it), which keeps the check
+    off the cost of a call.
+    """
+    global _next_look
+    if _tracer is not None or _instruments is not None or logger.isEnabledFor(logging.DEBUG):
+        return True
+    now = time.monotonic()
+    if now < _next_look:
+        return False
+    _next_look = now + 1.0
+    return _tracer_now() is not None or _instruments_now() is not None
 
 
 class CallTelemetry:

@@ -40,6 +40,15 @@ def test_quickstart_sync_streams_a_reply() -> None:
     assert "request id" in out
 
 
+def test_telemetry_exports_one_span_per_call() -> None:
+    pytest.importorskip("opentelemetry.sdk")
+    out = run("telemetry.py")
+    assert '"name": "scaiinfer.v1.InferenceService/ListModels"' in out
+    assert out.count('"name": "scaigrid.retry"') == 2
+    assert "3 models; the gateway saw these traceparents" in out
+    assert "scaigrid.client.attempts" in out
+
+
 def test_tail_events_resumes_without_gaps() -> None:
     out = run("tail_events.py", "--limit", "12")
     assert "12 events, sequences 1..12, gapless: True" in out
