@@ -18,9 +18,20 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# buf runs the local plugins from .venv/bin; see buf.gen.yaml.
-generate: venv
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/buf generate
+# The generation environments: one per protobuf major that needs its own
+# gencode, each with the exactly pinned grpcio-tools of tools/generation/.
+GEN_ENVS := .gen
+$(GEN_ENVS)/%/.installed: tools/generation/%.txt
+	@test -x $(GEN_ENVS)/$*/bin/python || $(PYTHON) -m venv $(GEN_ENVS)/$*
+	$(GEN_ENVS)/$*/bin/python -m pip install --quiet -r $<
+	@touch $@
+
+# buf runs the plugins from .gen/ and .venv/bin; see buf.gen.yaml. _gen is
+# emptied first, so a file whose proto is gone does not linger.
+generate: venv $(GEN_ENVS)/protobuf5/.installed $(GEN_ENVS)/protobuf6/.installed
+	rm -rf $(GEN)
+	$(BIN)/buf generate
+	$(BIN)/buf generate --template buf.gen.protobuf6.yaml
 	$(PY) tools/fix_gen_imports.py proto $(GEN) scaigrid_client._gen
 
 # Regenerates from scratch (buf.gen.yaml has clean: true) and fails on any
@@ -69,4 +80,4 @@ bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(GEN_ENVS) build dist .mypy_cache .ruff_cache .pytest_cache

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import importlib
 import pathlib
+import re
 import subprocess
 import sys
 
+import google.protobuf
 import pytest
 from google.protobuf import descriptor
 
+import scaigrid_client._gen
 from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -112,10 +115,25 @@ def test_generated_modules_import_without_gen_on_sys_path() -> None:
 
 
 def test_generated_tree_has_stubs_for_every_module() -> None:
-    gen = ROOT / "scaigrid_client" / "_gen"
-    modules = sorted(gen.rglob("*_pb2*.py"))
-    assert len(modules) == 10
-    for module in modules:
-        assert module.with_suffix(".pyi").exists(), module
-        assert "DO NOT EDIT" in module.read_text()
-        assert "from scaiinfer" not in module.read_text()
+    # One generation per protobuf major, each complete, and one set of typing
+    # stubs at the import path they describe.
+    gen = pathlib.Path(scaigrid_client._gen.__file__).parent
+    for generation in ("protobuf5", "protobuf6"):
+        modules = sorted((gen / generation).rglob("*_pb2*.py"))
+        assert len(modules) == 10, generation
+        for module in modules:
+            stub = gen / module.relative_to(gen / generation).with_suffix(".pyi")
+            assert stub.exists(), stub
+            assert "DO NOT EDIT" in module.read_text()
+            assert "from scaiinfer" not in module.read_text()
+
+
+def test_the_generation_matching_the_protobuf_runtime_is_loaded() -> None:
+    major = int(google.protobuf.__version__.split(".")[0])
+    gencode = re.search(
+        r"Protobuf Python Version: (\d+)\.",
+        pathlib.Path(scaiinfer.inference_pb2.__file__).read_text(),
+    )
+    assert gencode is not None
+    assert int(gencode.group(1)) == min(major, 6)
+    assert scaiinfer.inference_pb2.__name__ == "scaigrid_client._gen.scaiinfer.v1.inference_pb2"
