@@ -544,6 +544,24 @@ def _sub(
     return parser
 
 
+def _versions() -> str:
+    """What ``scaigrid --version`` prints: the first thing a bug report needs."""
+    import platform
+
+    import grpc
+    from google.protobuf import __version__ as protobuf_version
+    from google.protobuf.internal import api_implementation
+
+    from scaigrid_client._version import __version__
+
+    return (
+        f"scaigrid-client {__version__}\n"
+        f"grpcio {grpc.__version__}\n"
+        f"protobuf {protobuf_version} ({api_implementation.Type()} implementation)\n"
+        f"Python {platform.python_version()}"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scaigrid",
@@ -556,6 +574,7 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("SCAIGRID_TARGET") or "localhost:50051",
         help="gateway address (SCAIGRID_TARGET, else localhost:50051)",
     )
+    parser.add_argument("--version", action="version", version=_versions())
     parser.add_argument("--token", help="service token (default: SCAIGRID_SERVICE_TOKEN)")
     parser.add_argument(
         "--plaintext",

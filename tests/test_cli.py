@@ -256,3 +256,30 @@ def test_tls_and_mtls_options(tmp_path: pathlib.Path) -> None:
             gateway.target, "--ca-cert", f"{certs}/nope.pem", "models", plaintext=False, code=2
         )
         assert "ca_cert" in missing.stderr
+
+
+@pytest.mark.parametrize("implementation", [None, "python"])
+def test_version_names_the_sdk_grpcio_protobuf_and_its_implementation(
+    implementation: str | None,
+) -> None:
+    import platform
+
+    import google.protobuf
+    import grpc
+    from google.protobuf.internal import api_implementation
+
+    import scaigrid_client
+
+    env = {k: v for k, v in os.environ.items() if k != "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"}
+    if implementation is not None:
+        env["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = implementation
+    done = subprocess.run(
+        [SCAIGRID, "--version"], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.splitlines() == [
+        f"scaigrid-client {scaigrid_client.__version__}",
+        f"grpcio {grpc.__version__}",
+        f"protobuf {google.protobuf.__version__}"
+        f" ({implementation or api_implementation.Type()} implementation)",
+        f"Python {platform.python_version()}",
+    ]
