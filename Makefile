@@ -8,7 +8,7 @@ GEN := scaigrid_client/_gen
 # What `buf breaking` compares against: the previous commit of main.
 BREAKING_AGAINST ?= HEAD~1
 
-.PHONY: venv generate check-generated format lint typecheck breaking test demo bench clean
+.PHONY: venv generate check-generated format lint typecheck breaking test matrix demo bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,8 +61,16 @@ breaking: venv
 	  $(BIN)/buf breaking --against ".git#ref=$(BREAKING_AGAINST)"; \
 	else echo "buf breaking: no earlier buf module at $(BREAKING_AGAINST), nothing to compare"; fi
 
+# Then the suite again against the built wheel at both ends of the dependency
+# window, each in its own venv under .matrix/: the oldest grpcio and protobuf
+# on the oldest Python here, the newest on the newest (tools/matrix.py).
 test: lint typecheck check-generated breaking
 	$(BIN)/pytest
+	$(PY) tools/matrix.py
+
+# The wider grid: every Python here x grpcio/protobuf pairs across the window.
+matrix: venv
+	$(PY) tools/matrix.py --grid
 
 demo: venv
 	$(PY) examples/quickstart.py
@@ -80,4 +88,4 @@ bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(GEN_ENVS) build dist .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(GEN_ENVS) .matrix build dist .mypy_cache .ruff_cache .pytest_cache
