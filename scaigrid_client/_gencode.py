@@ -20,9 +20,10 @@ import google.protobuf
 GENERATIONS = {5: "protobuf5", 6: "protobuf6", 7: "protobuf6"}
 
 
-def generation_path(package_path: list[str]) -> list[str]:
-    """The ``__path__`` of ``scaigrid_client._gen`` for this protobuf runtime."""
-    version = google.protobuf.__version__
+def generation_path(package_path: list[str], protobuf_version: str | None = None) -> list[str]:
+    """The ``__path__`` of ``scaigrid_client._gen`` for this protobuf runtime
+    (or for ``protobuf_version``)."""
+    version = protobuf_version or google.protobuf.__version__
     generation = GENERATIONS.get(int(version.split(".")[0]))
     if generation is None:
         raise ImportError(

@@ -14,6 +14,7 @@ import pytest
 from google.protobuf import descriptor
 
 import scaigrid_client._gen
+from scaigrid_client._gencode import generation_path
 from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -126,6 +127,25 @@ def test_generated_tree_has_stubs_for_every_module() -> None:
             assert stub.exists(), stub
             assert "DO NOT EDIT" in module.read_text()
             assert "from scaiinfer" not in module.read_text()
+
+
+@pytest.mark.parametrize(
+    ("version", "generation"),
+    [
+        ("5.29.1", "protobuf5"),
+        ("6.30.0", "protobuf6"),
+        ("6.33.6", "protobuf6"),
+        ("7.36.2", "protobuf6"),
+    ],
+)
+def test_each_protobuf_major_has_a_generation(version: str, generation: str) -> None:
+    assert generation_path(["/pkg/_gen"], version) == [f"/pkg/_gen/{generation}"]
+
+
+@pytest.mark.parametrize("version", ["4.25.3", "8.0.0"])
+def test_a_protobuf_outside_the_window_is_named_in_the_import_error(version: str) -> None:
+    with pytest.raises(ImportError, match=rf"protobuf >= 5\.29\.1, < 8; protobuf {version}"):
+        generation_path(["/pkg/_gen"], version)
 
 
 def test_the_generation_matching_the_protobuf_runtime_is_loaded() -> None:
