@@ -70,6 +70,40 @@ def test_client_path_warns_about_nothing_and_loads_no_grpc_stubs(tmp_path: pathl
     assert all(line.startswith("(") and "job-" in line for line in lines), lines
 
 
+# The same calls against the bundled fake in the same interpreter, as a
+# user's suite under -W error runs it: the fake's handlers must not warn either.
+WITH_FAKE = """
+import asyncio
+from scaigrid_client import ScaiGrid
+from scaigrid_client.testing import FakeScaiGrid
+
+async def main():
+    for options in ({}, {"tls": True, "require_client_cert": True}):
+        async with FakeScaiGrid(**options) as fake:
+            tls = fake.client_tls() if options else False
+            async with ScaiGrid(fake.target, token=fake.token, tls=tls) as grid:
+                await grid.inference.list_models()
+                job = await grid.coordinator.submit_job(
+                    name="compat", base_model="scailabs/poolnoodle-omni", gpus=1, max_steps=2
+                )
+                steps = [point.step async for point in grid.coordinator.stream_metrics(job.id)]
+                await grid.core.invoke_core(core_id="core-1", payload=b"{}")
+                await grid.heartbeat.heartbeat(node_id="gpu-01")
+            assert fake.calls(), "the fake journals every call"
+    print(steps)
+
+asyncio.run(main())
+"""
+
+
+def test_the_fake_warns_about_nothing_either() -> None:
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", WITH_FAKE], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[1, 2]"
+
+
 @pytest.mark.parametrize(
     ("module", "stubs"),
     [

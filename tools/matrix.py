@@ -9,6 +9,7 @@ the installed wheel, never the work tree.
     python tools/matrix.py         # CI: the oldest pair on the oldest Python,
                                    # the newest pair on the newest Python
     python tools/matrix.py --grid  # every present Python x every pair below
+    python tools/matrix.py --grid --only protobuf5   # the cells whose name has that
 
 A supported Python that is not on this machine gets a SKIP line. A table of
 the cells closes the run; the exit status is 1 if any cell failed.
@@ -211,6 +212,7 @@ def run_cell(cell: Cell, wheel: pathlib.Path, requirements: list[str], suite: pa
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--grid", action="store_true", help="every Python x every pair")
+    parser.add_argument("--only", metavar="TEXT", help="only the cells whose name contains TEXT")
     args = parser.parse_args()
     MATRIX.mkdir(exist_ok=True)
     pythons = find_pythons()
@@ -236,6 +238,8 @@ def main() -> int:
             Cell(present[0], pythons[present[0]], *OLDEST),
             Cell(present[-1], pythons[present[-1]], *NEWEST),
         ]
+    if args.only:
+        cells = [cell for cell in cells if args.only in cell.name]
     wheel = build_wheel()
     suite = stage_suite()
     requirements = test_requirements()

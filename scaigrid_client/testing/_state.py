@@ -48,8 +48,10 @@ def invalid(field_name: str, problem: str) -> FakeError:
 
 
 def _now() -> timestamp_pb2.Timestamp:
+    # Not GetCurrentTime(): protobuf 5.29's calls datetime.utcnow(), which
+    # warns on Python 3.12 and later, and users run their suites with -W error.
     stamp = timestamp_pb2.Timestamp()
-    stamp.GetCurrentTime()
+    stamp.FromNanoseconds(time.time_ns())
     return stamp
 
 
