@@ -40,7 +40,7 @@ check-generated: generate
 	@git diff --exit-code --stat -- $(GEN) || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- $(GEN))" || { git status --porcelain -- $(GEN); echo "untracked generated files: run 'make generate' and commit"; exit 1; }
 
-PY_DIRS := scaigrid_client tests tools examples $(wildcard benchmarks)
+PY_DIRS := scaigrid_client tests tools examples hatch_build.py $(wildcard benchmarks)
 
 lint: venv
 	$(BIN)/ruff check $(PY_DIRS)
