@@ -10,7 +10,7 @@ SYNC_CLIENTS := scaigrid_client/sync/_clients.py
 # What `buf breaking` compares against: the previous commit of main.
 BREAKING_AGAINST ?= HEAD~1
 
-.PHONY: venv generate check-generated format lint typecheck breaking test demo bench clean
+.PHONY: venv generate check-generated format lint typecheck breaking test matrix demo bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,9 +20,20 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# buf runs the local plugins from .venv/bin; see buf.gen.yaml.
-generate: venv
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/buf generate
+# The generation environments: one per protobuf major that needs its own
+# gencode, each with the exactly pinned grpcio-tools of tools/generation/.
+GEN_ENVS := .gen
+$(GEN_ENVS)/%/.installed: tools/generation/%.txt
+	@test -x $(GEN_ENVS)/$*/bin/python || $(PYTHON) -m venv $(GEN_ENVS)/$*
+	$(GEN_ENVS)/$*/bin/python -m pip install --quiet -r $<
+	@touch $@
+
+# buf runs the plugins from .gen/ and .venv/bin; see buf.gen.yaml. _gen is
+# emptied first, so a file whose proto is gone does not linger.
+generate: venv $(GEN_ENVS)/protobuf5/.installed $(GEN_ENVS)/protobuf6/.installed
+	rm -rf $(GEN)
+	$(BIN)/buf generate
+	$(BIN)/buf generate --template buf.gen.protobuf6.yaml
 	$(PY) tools/fix_gen_imports.py proto $(GEN) scaigrid_client._gen
 	$(PY) tools/unasync.py
 
@@ -32,7 +43,7 @@ check-generated: generate
 	@git diff --exit-code --stat -- $(GEN) $(SYNC_CLIENTS) || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- $(GEN) $(SYNC_CLIENTS))" || { git status --porcelain -- $(GEN) $(SYNC_CLIENTS); echo "untracked generated files: run 'make generate' and commit"; exit 1; }
 
-PY_DIRS := scaigrid_client tests tools examples $(wildcard benchmarks)
+PY_DIRS := scaigrid_client tests tools examples hatch_build.py $(wildcard benchmarks)
 
 lint: venv
 	$(BIN)/ruff check $(PY_DIRS)
@@ -53,8 +64,16 @@ breaking: venv
 	  $(BIN)/buf breaking --against ".git#ref=$(BREAKING_AGAINST)"; \
 	else echo "buf breaking: no earlier buf module at $(BREAKING_AGAINST), nothing to compare"; fi
 
+# Then the suite again against the built wheel at both ends of the dependency
+# window, each in its own venv under .matrix/: the oldest grpcio and protobuf
+# on the oldest Python here, the newest on the newest (tools/matrix.py).
 test: lint typecheck check-generated breaking
 	$(BIN)/pytest
+	$(PY) tools/matrix.py
+
+# The wider grid: every Python here x grpcio/protobuf pairs across the window.
+matrix: venv
+	$(PY) tools/matrix.py --grid
 
 demo: venv
 	$(PY) examples/quickstart.py
@@ -73,4 +92,4 @@ bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python benchmarks/telemetry_cost.py | tee -a benchmarks/RESULTS.md
 
 clean:
-	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(GEN_ENVS) .matrix build dist .mypy_cache .ruff_cache .pytest_cache

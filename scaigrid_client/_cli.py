@@ -24,9 +24,9 @@ from typing import Any, NoReturn, TextIO
 from scaigrid_client import errors
 from scaigrid_client._clients import ScaiGrid
 from scaigrid_client._config import TLSConfig
+from scaigrid_client._messages import scaicore, scaiinfer, scaimind
 from scaigrid_client._methods import enum_short_names, enum_value
 from scaigrid_client._to_dict import to_dict
-from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
 
 # Exit codes, by what went wrong. Usage errors are argparse's 2.
 EXIT_CODES: dict[str, int] = {
@@ -653,6 +653,24 @@ def _sub(
     return parser
 
 
+def _versions() -> str:
+    """What ``scaigrid --version`` prints: the first thing a bug report needs."""
+    import platform
+
+    import grpc
+    from google.protobuf import __version__ as protobuf_version
+    from google.protobuf.internal import api_implementation
+
+    from scaigrid_client._version import __version__
+
+    return (
+        f"scaigrid-client {__version__}\n"
+        f"grpcio {grpc.__version__}\n"
+        f"protobuf {protobuf_version} ({api_implementation.Type()} implementation)\n"
+        f"Python {platform.python_version()}"
+    )
+
+
 def _parser(json_errors: bool = False) -> argparse.ArgumentParser:
     parser_class = _JsonErrorParser if json_errors else argparse.ArgumentParser
     parser = parser_class(
@@ -666,6 +684,7 @@ def _parser(json_errors: bool = False) -> argparse.ArgumentParser:
         default=os.environ.get("SCAIGRID_TARGET") or "localhost:50051",
         help="gateway address (SCAIGRID_TARGET, else localhost:50051)",
     )
+    parser.add_argument("--version", action="version", version=_versions())
     parser.add_argument("--token", help="service token (default: SCAIGRID_SERVICE_TOKEN)")
     parser.add_argument(
         "--plaintext", action="store_true", help="no TLS (also SCAIGRID_PLAINTEXT=1)"

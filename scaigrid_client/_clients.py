@@ -23,6 +23,7 @@ from typing_extensions import Self, Unpack
 from scaigrid_client import errors
 from scaigrid_client._auth import TokenSource
 from scaigrid_client._config import Keepalive, RetryPolicy, TLSConfig
+from scaigrid_client._messages import scaicore, scaiinfer, scaimind
 from scaigrid_client._methods import (
     ALLOCATE_GPUS,
     CANCEL_JOB,
@@ -65,7 +66,6 @@ from scaigrid_client._transport import (
     ServerStream,
     Transport,
 )
-from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
 
 __all__ = [
     "ChatReply",

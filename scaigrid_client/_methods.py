@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from scaigrid_client._base import CallInfo, MetadataArg, Method
-from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
+from scaigrid_client._messages import scaicore, scaiinfer, scaimind
 
 MessageLike = Mapping[str, str] | scaiinfer.ChatMessage
 EnumArg = int | str

@@ -545,3 +545,30 @@ def test_an_empty_token_is_a_usage_error(target: str) -> None:
     result = cli(target, "--token", "", "models", code=2)
     assert result.stderr.startswith("scaigrid: error: --token: empty")
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("implementation", [None, "python"])
+def test_version_names_the_sdk_grpcio_protobuf_and_its_implementation(
+    implementation: str | None,
+) -> None:
+    import platform
+
+    import google.protobuf
+    import grpc
+    from google.protobuf.internal import api_implementation
+
+    import scaigrid_client
+
+    env = {k: v for k, v in os.environ.items() if k != "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"}
+    if implementation is not None:
+        env["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = implementation
+    done = subprocess.run(
+        [SCAIGRID, "--version"], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.splitlines() == [
+        f"scaigrid-client {scaigrid_client.__version__}",
+        f"grpcio {grpc.__version__}",
+        f"protobuf {google.protobuf.__version__}"
+        f" ({implementation or api_implementation.Type()} implementation)",
+        f"Python {platform.python_version()}",
+    ]

@@ -29,7 +29,9 @@ async def rpc_error(awaitable: object) -> grpc.aio.AioRpcError:
 
 
 def error_code(err: grpc.aio.AioRpcError) -> str | None:
-    return dict(err.trailing_metadata() or ()).get("scaigrid-error-code")  # type: ignore[return-value]
+    # tuple() first: on grpcio 1.70 a grpc.aio.Metadata's keys() yields
+    # (key, value) pairs, so dict() of it raises KeyError; iterating works.
+    return dict(tuple(err.trailing_metadata() or ())).get("scaigrid-error-code")  # type: ignore[return-value]
 
 
 # -- models and inference ---------------------------------------------------------
@@ -350,7 +352,7 @@ async def test_request_id_echo_and_journal(fake: FakeScaiGrid, channel: grpc.aio
         metadata=auth(fake.token, **{"x-request-id": "abc", "x-echo-tag": "t1"}),
     )
     await call
-    initial = dict(await call.initial_metadata())
+    initial = dict(tuple(await call.initial_metadata()))
     assert initial["x-request-id"] == "abc" and initial["x-echo-tag"] == "t1"
     (journal,) = fake.calls("InferenceService.ListModels")
     assert journal.request_id == "abc" and journal.status == grpc.StatusCode.OK
@@ -454,7 +456,7 @@ async def test_fault_before_headers_is_trailers_only(
     )
     err = await rpc_error(call.read())
     assert err.code() == grpc.StatusCode.UNAVAILABLE
-    assert dict(err.trailing_metadata() or ())["grpc-retry-pushback-ms"] == "250"
+    assert dict(tuple(err.trailing_metadata() or ()))["grpc-retry-pushback-ms"] == "250"
     assert not (err.initial_metadata() or ())
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import importlib
 import pathlib
+import re
 import subprocess
 import sys
 
+import google.protobuf
 import pytest
 from google.protobuf import descriptor
 
+import scaigrid_client._gen
+from scaigrid_client._gencode import generation_path
 from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -112,10 +116,44 @@ def test_generated_modules_import_without_gen_on_sys_path() -> None:
 
 
 def test_generated_tree_has_stubs_for_every_module() -> None:
-    gen = ROOT / "scaigrid_client" / "_gen"
-    modules = sorted(gen.rglob("*_pb2*.py"))
-    assert len(modules) == 10
-    for module in modules:
-        assert module.with_suffix(".pyi").exists(), module
-        assert "DO NOT EDIT" in module.read_text()
-        assert "from scaiinfer" not in module.read_text()
+    # One generation per protobuf major, each complete, and one set of typing
+    # stubs at the import path they describe.
+    gen = pathlib.Path(scaigrid_client._gen.__file__).parent
+    for generation in ("protobuf5", "protobuf6"):
+        modules = sorted((gen / generation).rglob("*_pb2*.py"))
+        assert len(modules) == 10, generation
+        for module in modules:
+            stub = gen / module.relative_to(gen / generation).with_suffix(".pyi")
+            assert stub.exists(), stub
+            assert "DO NOT EDIT" in module.read_text()
+            assert "from scaiinfer" not in module.read_text()
+
+
+@pytest.mark.parametrize(
+    ("version", "generation"),
+    [
+        ("5.29.1", "protobuf5"),
+        ("6.30.0", "protobuf6"),
+        ("6.33.6", "protobuf6"),
+        ("7.36.2", "protobuf6"),
+    ],
+)
+def test_each_protobuf_major_has_a_generation(version: str, generation: str) -> None:
+    assert generation_path(["/pkg/_gen"], version) == [f"/pkg/_gen/{generation}"]
+
+
+@pytest.mark.parametrize("version", ["4.25.3", "8.0.0"])
+def test_a_protobuf_outside_the_window_is_named_in_the_import_error(version: str) -> None:
+    with pytest.raises(ImportError, match=rf"protobuf >= 5\.29\.1, < 8; protobuf {version}"):
+        generation_path(["/pkg/_gen"], version)
+
+
+def test_the_generation_matching_the_protobuf_runtime_is_loaded() -> None:
+    major = int(google.protobuf.__version__.split(".")[0])
+    gencode = re.search(
+        r"Protobuf Python Version: (\d+)\.",
+        pathlib.Path(scaiinfer.inference_pb2.__file__).read_text(),
+    )
+    assert gencode is not None
+    assert int(gencode.group(1)) == min(major, 6)
+    assert scaiinfer.inference_pb2.__name__ == "scaigrid_client._gen.scaiinfer.v1.inference_pb2"

@@ -301,6 +301,8 @@ async def test_tls_fails_closed_and_says_why() -> None:
 
     async with FakeScaiGrid(tls=True) as fake:
         ca = fake.client_tls().ca_cert
+        # (grpcio < 1.78 words a host name mismatch "Peer name ... is not in
+        # peer certificate"; errors.py knows both texts)
         cases = {
             "unknown_ca": dict(ca_cert=trustme.CA().cert_pem.bytes(), server_name="localhost"),
             "hostname_mismatch": dict(ca_cert=ca, server_name="gateway.example.com"),

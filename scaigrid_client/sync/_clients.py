@@ -20,6 +20,7 @@ from typing_extensions import Self, Unpack
 from scaigrid_client import errors
 from scaigrid_client._auth import SyncTokenSource as TokenSource
 from scaigrid_client._config import Keepalive, RetryPolicy, TLSConfig
+from scaigrid_client._messages import scaicore, scaiinfer, scaimind
 from scaigrid_client._methods import (
     ALLOCATE_GPUS,
     CANCEL_JOB,
@@ -62,7 +63,6 @@ from scaigrid_client.sync._transport import (
     ServerStream,
     Transport,
 )
-from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
 
 __all__ = [
     "ChatReply",

@@ -13,8 +13,8 @@ import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from scaigrid_client._messages import scaicore, scaiinfer, scaimind
 from scaigrid_client.testing._state import TERMINAL_JOB_STATES, FakeError
-from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
 
 if TYPE_CHECKING:
     from scaigrid_client.testing._server import FakeScaiGrid, _Stream

@@ -31,9 +31,9 @@ from typing_extensions import Unpack
 
 from scaigrid_client._clients import ScaiGrid
 from scaigrid_client._config import RetryEvent, RetryPolicy, TLSConfig
+from scaigrid_client._messages import scaicore, scaiinfer, scaimind
 from scaigrid_client.testing._address import ListenAddress, bind_error, check_before_bind
 from scaigrid_client.testing._state import FakeBackend, FakeError, HeartbeatRecord
-from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
 
 __all__ = ["Call", "FakeScaiGrid", "FakeState", "RetryOverrides"]
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import grpc
 from google.protobuf import message as _message, timestamp_pb2
 
+from scaigrid_client._messages import scaicore, scaiinfer, scaimind
 from scaigrid_client.testing._persist import Record, StateLog
-from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
 
 __all__ = ["FakeBackend", "FakeError", "HeartbeatRecord"]
 
@@ -51,8 +51,10 @@ def invalid(field_name: str, problem: str) -> FakeError:
 
 
 def _now() -> timestamp_pb2.Timestamp:
+    # Not GetCurrentTime(): protobuf 5.29's calls datetime.utcnow(), which
+    # warns on Python 3.12 and later, and users run their suites with -W error.
     stamp = timestamp_pb2.Timestamp()
-    stamp.GetCurrentTime()
+    stamp.FromNanoseconds(time.time_ns())
     return stamp
 
 

@@ -5,7 +5,7 @@ import warnings
 
 from scaigrid_client._gen.scaicore.v1 import runtime_pb2 as scaicore_dot_v1_dot_runtime__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.70.0'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -18,14 +18,14 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in scaicore/v1/runtime_pb2_grpc.py depends on'
+        + f' but the generated code in scaicore/v1/runtime_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
     )
 
 
-class CoreRuntimeServiceStub:
+class CoreRuntimeServiceStub(object):
     """CoreRuntimeService drives the lifecycle of core instances.
     """
 
@@ -62,7 +62,7 @@ class CoreRuntimeServiceStub:
                 _registered_method=True)
 
 
-class CoreRuntimeServiceServicer:
+class CoreRuntimeServiceServicer(object):
     """CoreRuntimeService drives the lifecycle of core instances.
     """
 
@@ -146,7 +146,7 @@ def add_CoreRuntimeServiceServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class CoreRuntimeService:
+class CoreRuntimeService(object):
     """CoreRuntimeService drives the lifecycle of core instances.
     """
 

@@ -5,7 +5,7 @@ import warnings
 
 from scaigrid_client._gen.scaiinfer.v1 import inference_pb2 as scaiinfer_dot_v1_dot_inference__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.70.0'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -18,14 +18,14 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in scaiinfer/v1/inference_pb2_grpc.py depends on'
+        + f' but the generated code in scaiinfer/v1/inference_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
     )
 
 
-class InferenceServiceStub:
+class InferenceServiceStub(object):
     """InferenceService runs models. Every RPC in it is read-only on the gateway
     and therefore safe to retry on UNAVAILABLE; a server stream is retried only
     before its first message has arrived, because a restarted generation may
@@ -60,7 +60,7 @@ class InferenceServiceStub:
                 _registered_method=True)
 
 
-class InferenceServiceServicer:
+class InferenceServiceServicer(object):
     """InferenceService runs models. Every RPC in it is read-only on the gateway
     and therefore safe to retry on UNAVAILABLE; a server stream is retried only
     before its first message has arrived, because a restarted generation may
@@ -131,7 +131,7 @@ def add_InferenceServiceServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class InferenceService:
+class InferenceService(object):
     """InferenceService runs models. Every RPC in it is read-only on the gateway
     and therefore safe to retry on UNAVAILABLE; a server stream is retried only
     before its first message has arrived, because a restarted generation may

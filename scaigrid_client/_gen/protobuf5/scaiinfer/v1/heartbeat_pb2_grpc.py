@@ -5,7 +5,7 @@ import warnings
 
 from scaigrid_client._gen.scaiinfer.v1 import heartbeat_pb2 as scaiinfer_dot_v1_dot_heartbeat__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.70.0'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -18,14 +18,14 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in scaiinfer/v1/heartbeat_pb2_grpc.py depends on'
+        + f' but the generated code in scaiinfer/v1/heartbeat_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
     )
 
 
-class HeartbeatServiceStub:
+class HeartbeatServiceStub(object):
     """HeartbeatService is how inference nodes report health and capacity to the
     gateway, which routes requests by it.
     """
@@ -43,7 +43,7 @@ class HeartbeatServiceStub:
                 _registered_method=True)
 
 
-class HeartbeatServiceServicer:
+class HeartbeatServiceServicer(object):
     """HeartbeatService is how inference nodes report health and capacity to the
     gateway, which routes requests by it.
     """
@@ -72,7 +72,7 @@ def add_HeartbeatServiceServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class HeartbeatService:
+class HeartbeatService(object):
     """HeartbeatService is how inference nodes report health and capacity to the
     gateway, which routes requests by it.
     """

@@ -5,7 +5,7 @@ import warnings
 
 from scaigrid_client._gen.scaimind.v1 import coordinator_pb2 as scaimind_dot_v1_dot_coordinator__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.70.0'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -18,14 +18,14 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in scaimind/v1/coordinator_pb2_grpc.py depends on'
+        + f' but the generated code in scaimind/v1/coordinator_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
     )
 
 
-class CoordinatorServiceStub:
+class CoordinatorServiceStub(object):
     """CoordinatorService schedules and tracks training jobs.
     """
 
@@ -62,7 +62,7 @@ class CoordinatorServiceStub:
                 _registered_method=True)
 
 
-class CoordinatorServiceServicer:
+class CoordinatorServiceServicer(object):
     """CoordinatorService schedules and tracks training jobs.
     """
 
@@ -145,7 +145,7 @@ def add_CoordinatorServiceServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class CoordinatorService:
+class CoordinatorService(object):
     """CoordinatorService schedules and tracks training jobs.
     """
 
