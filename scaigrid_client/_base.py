@@ -454,7 +454,10 @@ class BaseTransport:
         if telemetry is None:
             return
         state.telemetry = None
-        if error is None or isinstance(error, errors.ScaiGridError):
+        if isinstance(error, errors.CancelledError) and self._closed:
+            # the client was closed under the call: the caller's doing
+            telemetry.finished(state.attempt, None, cancelled=True)
+        elif error is None or isinstance(error, errors.ScaiGridError):
             telemetry.finished(state.attempt, error)
         elif isinstance(error, (GeneratorExit, KeyboardInterrupt)) or type(error).__name__ == (
             "CancelledError"

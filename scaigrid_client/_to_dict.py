@@ -88,11 +88,19 @@ def _converter(field: FieldDescriptor) -> Converter:
         key: Converter = _bool_key if key_field.type == FieldDescriptor.TYPE_BOOL else str
         return lambda entries: {key(k): value(v) for k, v in entries.items()}
     single = _single(field)
-    if field.is_repeated:
+    if _is_repeated(field):
         if single is _identity:
             return list
         return lambda values: [single(v) for v in values]
     return single
+
+
+def _is_repeated(field: FieldDescriptor) -> bool:
+    # protobuf 6.31+ has is_repeated and deprecates label; 5.x has only label.
+    is_repeated = getattr(field, "is_repeated", None)
+    if is_repeated is None:
+        return bool(getattr(field, "label", 0) == 3)  # FieldDescriptor.LABEL_REPEATED
+    return bool(is_repeated)
 
 
 def _single(field: FieldDescriptor) -> Converter:

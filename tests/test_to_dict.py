@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import scaigrid_client
 from scaigrid_client import to_dict
+from scaigrid_client._to_dict import _is_repeated
 from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
 
 
@@ -337,7 +338,7 @@ def _messages(draw: st.DrawFn, descriptor: Descriptor, depth: int = 0) -> Messag
                     getattr(message, field.name)[key].CopyFrom(value)
                 else:
                     getattr(message, field.name)[key] = value
-        elif field.is_repeated:
+        elif _is_repeated(field):
             values = [_value(draw, field, depth) for _ in range(draw(st.integers(0, 2)))]
             getattr(message, field.name).extend(values)
         elif field.message_type is not None:
