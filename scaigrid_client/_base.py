@@ -39,6 +39,17 @@ Resp = TypeVar("Resp", bound=_message.Message)
 MetadataArg = Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes]]
 """Extra metadata a caller may pass: a mapping or (key, value) pairs."""
 
+
+class NotGiven:
+    """The type of `NOT_GIVEN`: an option the caller left out (as opposed to
+    None, which for ``timeout=`` means no deadline)."""
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN = NotGiven()
+
 PUSHBACK_KEY = "grpc-retry-pushback-ms"
 DEFAULT_KEEPALIVE = Keepalive()
 _CLIENT_HEADER = ("x-scaigrid-client", f"scaigrid-client/{__version__} python")
@@ -47,7 +58,7 @@ _CLIENT_HEADER = ("x-scaigrid-client", f"scaigrid-client/{__version__} python")
 class Method(Generic[Req, Resp]):
     """One RPC: its name, path, message types and shape. Built once."""
 
-    __slots__ = ("name", "path", "request_type", "response_type", "streaming")
+    __slots__ = ("default_timeout", "name", "path", "request_type", "response_type", "streaming")
 
     def __init__(
         self,
@@ -57,8 +68,11 @@ class Method(Generic[Req, Resp]):
         request_type: type[Req],
         response_type: type[Resp],
         streaming: bool,
+        default_timeout: float | None = None,
     ) -> None:
         self.name = name
+        # The deadline of a call given none by the caller or the client.
+        self.default_timeout = default_timeout
         self.path = path
         self.request_type = request_type
         self.response_type = response_type
@@ -68,7 +82,9 @@ class Method(Generic[Req, Resp]):
         return f"Method({self.path!r})"
 
     @classmethod
-    def of(cls, service_module: Any, service: str, rpc: str) -> Method[Any, Any]:
+    def of(
+        cls, service_module: Any, service: str, rpc: str, default_timeout: float | None = None
+    ) -> Method[Any, Any]:
         descriptor = service_module.DESCRIPTOR.services_by_name[service].methods_by_name[rpc]
         from google.protobuf import message_factory
 
@@ -78,6 +94,7 @@ class Method(Generic[Req, Resp]):
             request_type=message_factory.GetMessageClass(descriptor.input_type),
             response_type=message_factory.GetMessageClass(descriptor.output_type),
             streaming=descriptor.server_streaming,
+            default_timeout=default_timeout,
         )
 
 
@@ -474,7 +491,7 @@ class BaseTransport:
     def new_state(
         self,
         method: Method[Any, Any],
-        timeout: float | None,
+        timeout: float | NotGiven | None,
         request_id: str | None,
         metadata: MetadataArg | None,
         use_default: bool = True,
@@ -485,11 +502,17 @@ class BaseTransport:
             if not isinstance(request_id, str) or not request_id:
                 raise ValueError("request_id: must be a non-empty str")
             _check_header("x-request-id", request_id, "request_id")
-        if timeout is not None and not timeout > 0:
-            raise ValueError(f"timeout: must be a positive number of seconds, got {timeout!r}")
-        is_default = timeout is None and use_default
-        if is_default:
-            timeout = self.timeout
+        if isinstance(timeout, NotGiven):
+            # Left out: the client's timeout=, else the method's default (for
+            # unary calls only). An explicit None is no deadline.
+            is_default = use_default
+            timeout = (self.timeout or method.default_timeout) if use_default else None
+        else:
+            if timeout is not None and not timeout > 0:
+                raise ValueError(
+                    f"timeout: must be a positive number of seconds or None, got {timeout!r}"
+                )
+            is_default = False
         return _CallState(
             method,
             request_id,
@@ -604,7 +627,7 @@ class BaseTransport:
     def stream_state(
         self,
         method: Method[Any, Any],
-        timeout: float | None,
+        timeout: float | NotGiven | None,
         request_id: str | None,
         metadata: MetadataArg | None,
         idle_timeout: float | None,
@@ -719,10 +742,17 @@ class BaseTransport:
         attempts: int | None = None,
     ) -> errors.DeadlineExceededError:
         made = state.attempt if attempts is None else attempts
-        if state.timeout_is_default:
+        if not state.timeout_is_default:
+            source = "timeout= of this call"
+        elif self.timeout is not None:
             source = "the client's default timeout=; pass timeout= to the call to change it"
         else:
-            source = "timeout= of this call"
+            rpc = state.method.name.rpartition(".")[2]  # AllocateGPUs -> allocate_gpus
+            name = "".join(
+                f"_{c}" if c.isupper() and i and rpc[i - 1].islower() else c
+                for i, c in enumerate(rpc)
+            ).lower()
+            source = f"the default deadline of {name}; pass timeout= to change it"
         when = {0: "before the first attempt", 1: "after 1 attempt"}.get(
             made, f"after {made} attempts"
         )
