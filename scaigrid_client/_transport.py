@@ -46,7 +46,7 @@ from scaigrid_client._base import (
     check_not_forked,
     provider_failed,
 )
-from scaigrid_client._channel import build_channel
+from scaigrid_client._channel import Proxy, build_channel
 from scaigrid_client._config import Keepalive, RetryPolicy, TLSConfig
 
 __all__ = [
@@ -96,6 +96,7 @@ class Transport(BaseTransport):
         interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None,
         compression: grpc.Compression | None = None,
         keepalive: Keepalive | None = DEFAULT_KEEPALIVE,
+        proxy: Proxy = None,
     ) -> None:
         super().__init__(
             target,
@@ -111,6 +112,7 @@ class Transport(BaseTransport):
         self._channel_options = tuple(channel_options)
         self._interceptors = list(interceptors) if interceptors else None
         self._compression = compression
+        self._proxy = proxy
         self._bound: _Bound | None = None  # the last loop's: the fast path
         self._by_loop: dict[asyncio.AbstractEventLoop, _Bound] = {}
         self._lock = threading.Lock()
@@ -163,6 +165,7 @@ class Transport(BaseTransport):
             self._interceptors,
             self._compression,
             self._keepalive,
+            self._proxy,
         )
         channel_opened()
         return channel

@@ -38,7 +38,7 @@ from scaigrid_client._base import (
     jittered,
     provider_failed,
 )
-from scaigrid_client._channel import build_sync_channel
+from scaigrid_client._channel import Proxy, build_sync_channel
 from scaigrid_client._config import Keepalive, RetryPolicy, TLSConfig
 
 __all__ = [
@@ -82,6 +82,7 @@ class Transport(BaseTransport):
         interceptors: Sequence[Any] | None = None,
         compression: grpc.Compression | None = None,
         keepalive: Keepalive | None = DEFAULT_KEEPALIVE,
+        proxy: Proxy = None,
     ) -> None:
         super().__init__(
             target,
@@ -97,6 +98,7 @@ class Transport(BaseTransport):
         self._channel_options = tuple(channel_options)
         self._interceptors = list(interceptors) if interceptors else None
         self._compression = compression
+        self._proxy = proxy
         self._callables: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -119,6 +121,7 @@ class Transport(BaseTransport):
                         self._interceptors,
                         self._compression,
                         self._keepalive,
+                        self._proxy,
                     )
                     channel_opened()
                 channel = self._channel
