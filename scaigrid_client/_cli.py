@@ -590,7 +590,7 @@ class _JsonErrorParser(argparse.ArgumentParser):
 
 _JSON_HELP = "JSON output (streams: one object per line); errors as JSON on stderr"
 _VERBOSE_HELP = "log retries and stream resumes to stderr (-vv: debug), tracebacks"
-_TIMEOUT_HELP = "deadline per call, in seconds"
+_TIMEOUT_HELP = "deadline per call, in seconds (default: each method's own, 30 s for lookups)"
 _REQUEST_ID_HELP = "x-request-id to send"
 
 
