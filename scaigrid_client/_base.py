@@ -39,6 +39,17 @@ Resp = TypeVar("Resp", bound=_message.Message)
 MetadataArg = Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes]]
 """Extra metadata a caller may pass: a mapping or (key, value) pairs."""
 
+
+class NotGiven:
+    """The type of `NOT_GIVEN`: an option the caller left out (as opposed to
+    None, which for ``timeout=`` means no deadline)."""
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN = NotGiven()
+
 PUSHBACK_KEY = "grpc-retry-pushback-ms"
 DEFAULT_KEEPALIVE = Keepalive()
 _CLIENT_HEADER = ("x-scaigrid-client", f"scaigrid-client/{__version__} python")
@@ -47,7 +58,7 @@ _CLIENT_HEADER = ("x-scaigrid-client", f"scaigrid-client/{__version__} python")
 class Method(Generic[Req, Resp]):
     """One RPC: its name, path, message types and shape. Built once."""
 
-    __slots__ = ("name", "path", "request_type", "response_type", "streaming")
+    __slots__ = ("default_timeout", "name", "path", "request_type", "response_type", "streaming")
 
     def __init__(
         self,
@@ -57,8 +68,11 @@ class Method(Generic[Req, Resp]):
         request_type: type[Req],
         response_type: type[Resp],
         streaming: bool,
+        default_timeout: float | None = None,
     ) -> None:
         self.name = name
+        # The deadline of a call given none by the caller or the client.
+        self.default_timeout = default_timeout
         self.path = path
         self.request_type = request_type
         self.response_type = response_type
@@ -68,7 +82,9 @@ class Method(Generic[Req, Resp]):
         return f"Method({self.path!r})"
 
     @classmethod
-    def of(cls, service_module: Any, service: str, rpc: str) -> Method[Any, Any]:
+    def of(
+        cls, service_module: Any, service: str, rpc: str, default_timeout: float | None = None
+    ) -> Method[Any, Any]:
         descriptor = service_module.DESCRIPTOR.services_by_name[service].methods_by_name[rpc]
         from google.protobuf import message_factory
 
@@ -78,6 +94,7 @@ class Method(Generic[Req, Resp]):
             request_type=message_factory.GetMessageClass(descriptor.input_type),
             response_type=message_factory.GetMessageClass(descriptor.output_type),
             streaming=descriptor.server_streaming,
+            default_timeout=default_timeout,
         )
 
 
@@ -148,6 +165,16 @@ def _pushback(error: errors.ScaiGridError) -> float | bool | None:
 _ESTABLISHED_AFTER = 1.0
 # Failures that a retry cannot fix.
 _NEVER_RETRIED = (errors.TLSVerificationError, errors.NameResolutionError)
+
+
+def _never_retried(error: errors.ScaiGridError) -> bool:
+    """Failures the same settings meet every time: bad TLS settings, an
+    unknown host, a proxy that refuses the credentials (407) or the host (403)."""
+    if isinstance(error, errors.ProxyError):
+        return error.http_status in (403, 407)
+    return isinstance(error, _NEVER_RETRIED)
+
+
 # grpc rounds the grpc-timeout it sends; a DEADLINE_EXCEEDED this close to
 # the call's own deadline is that deadline.
 _DEADLINE_SLACK = 0.05
@@ -166,7 +193,7 @@ def _lost_link(error: errors.ScaiGridError) -> bool:
     UNKNOWN. The gateway's own errors carry a ScaiGrid code and end the stream.
     """
     if isinstance(error, (errors.StreamIdleTimeoutError, errors.UnavailableError)):
-        return not isinstance(error, _NEVER_RETRIED)
+        return not _never_retried(error)
     return error.code is None and error.status in _RESET_STATUSES
 
 
@@ -477,7 +504,7 @@ class BaseTransport:
     def new_state(
         self,
         method: Method[Any, Any],
-        timeout: float | None,
+        timeout: float | NotGiven | None,
         request_id: str | None,
         metadata: MetadataArg | None,
         use_default: bool = True,
@@ -488,11 +515,17 @@ class BaseTransport:
             if not isinstance(request_id, str) or not request_id:
                 raise ValueError("request_id: must be a non-empty str")
             _check_header("x-request-id", request_id, "request_id")
-        if timeout is not None and not timeout > 0:
-            raise ValueError(f"timeout: must be a positive number of seconds, got {timeout!r}")
-        is_default = timeout is None and use_default
-        if is_default:
-            timeout = self.timeout
+        if isinstance(timeout, NotGiven):
+            # Left out: the client's timeout=, else the method's default (for
+            # unary calls only). An explicit None is no deadline.
+            is_default = use_default
+            timeout = (self.timeout or method.default_timeout) if use_default else None
+        else:
+            if timeout is not None and not timeout > 0:
+                raise ValueError(
+                    f"timeout: must be a positive number of seconds or None, got {timeout!r}"
+                )
+            is_default = False
         return _CallState(
             method,
             request_id,
@@ -516,7 +549,7 @@ class BaseTransport:
             state.refreshed = True
             self._token.invalidate()
             return 0.0
-        if error.status not in policy.retry_on or isinstance(error, _NEVER_RETRIED):
+        if error.status not in policy.retry_on or _never_retried(error):
             return None  # bad TLS settings or an unknown host fail the same way every time
         budget = self._budget
         # A call that failed because the channel is not connected never
@@ -607,7 +640,7 @@ class BaseTransport:
     def stream_state(
         self,
         method: Method[Any, Any],
-        timeout: float | None,
+        timeout: float | NotGiven | None,
         request_id: str | None,
         metadata: MetadataArg | None,
         idle_timeout: float | None,
@@ -722,10 +755,17 @@ class BaseTransport:
         attempts: int | None = None,
     ) -> errors.DeadlineExceededError:
         made = state.attempt if attempts is None else attempts
-        if state.timeout_is_default:
+        if not state.timeout_is_default:
+            source = "timeout= of this call"
+        elif self.timeout is not None:
             source = "the client's default timeout=; pass timeout= to the call to change it"
         else:
-            source = "timeout= of this call"
+            rpc = state.method.name.rpartition(".")[2]  # AllocateGPUs -> allocate_gpus
+            name = "".join(
+                f"_{c}" if c.isupper() and i and rpc[i - 1].islower() else c
+                for i, c in enumerate(rpc)
+            ).lower()
+            source = f"the default deadline of {name}; pass timeout= to change it"
         when = {0: "before the first attempt", 1: "after 1 attempt"}.get(
             made, f"after {made} attempts"
         )

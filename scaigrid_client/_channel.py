@@ -7,7 +7,7 @@ import logging
 import os
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import grpc
 
@@ -20,7 +20,9 @@ __all__ = [
     "build_sync_channel",
     "channel_arguments",
     "is_loopback",
+    "parse_proxy",
     "parse_target",
+    "redact_proxy",
 ]
 
 logger = logging.getLogger("scaigrid_client")
@@ -106,6 +108,75 @@ def parse_target(target: str | None) -> str:
     return f"{host}:{int(port)}"
 
 
+Proxy = str | Literal[False] | None
+"""What ``proxy=`` takes: ``"http://[user:password@]host:port"``; None: the
+environment's (grpc_proxy, https_proxy, http_proxy; no_proxy); False: none."""
+
+
+def redact_proxy(url: str) -> str:
+    """``url`` with its password replaced by ``***``, for messages and repr()."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "<proxy>" if "@" in url else url
+    userinfo, at, hostport = rest.rpartition("@")
+    if not at:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{hostport}" if ":" in userinfo else url
+
+
+def parse_proxy(proxy: object) -> Proxy:
+    """Check ``proxy=`` before anything is sent; returns the URL for grpc's
+    ``grpc.http_proxy`` (or None, or False). A ValueError names ``proxy``
+    and never shows the password."""
+    if proxy is None or proxy is False:
+        return proxy
+    if not isinstance(proxy, str):
+        raise TypeError(
+            "proxy: expected a URL such as 'http://proxy.example.com:3128', None (the "
+            f"environment's) or False (none), got {type(proxy).__name__}"
+        )
+    from urllib.parse import urlsplit
+
+    shown = redact_proxy(proxy)
+    text = proxy.strip()
+    if not text or any(c.isspace() or not c.isprintable() for c in text):
+        raise ValueError(f"proxy: {shown!r} is not a URL; use 'http://host:port'")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"proxy: {shown!r} is not a valid URL ({exc})") from None
+    if parts.scheme.lower() != "http":
+        # grpc supports only HTTP CONNECT proxies, and silently connects
+        # directly when given another scheme.
+        raise ValueError(
+            f"proxy: {shown!r}: only 'http://' proxies (HTTP CONNECT) are supported; the "
+            "tunnel still carries TLS from end to end"
+        )
+    if not parts.hostname:
+        raise ValueError(f"proxy: {shown!r} has no host; use 'http://host:port'")
+    if port is None:
+        raise ValueError(f"proxy: {shown!r} has no port; use 'http://host:port', such as :3128")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(
+            f"proxy: {shown!r}: a proxy URL has no path or query; use 'http://host:port'"
+        )
+    if parts.username is not None and not parts.username:
+        raise ValueError(f"proxy: {shown!r} has an empty user name")
+    return f"http://{parts.netloc}"
+
+
+def _proxy_options(proxy: Proxy, target: str) -> dict[str, Any]:
+    if isinstance(proxy, str):
+        return {"grpc.http_proxy": proxy}
+    # A proxy from the environment cannot reach this machine's loopback (its
+    # 127.0.0.1 is its own): only an explicit proxy= is used for loopback.
+    if proxy is False or is_loopback(target):
+        return {"grpc.enable_http_proxy": 0}
+    return {}
+
+
 def is_loopback(target: str) -> bool:
     import ipaddress
 
@@ -146,11 +217,16 @@ def channel_credentials(
 
 
 def channel_arguments(
-    tls: bool | TLSConfig, options: Sequence[tuple[str, Any]], keepalive: Keepalive | None
+    tls: bool | TLSConfig,
+    options: Sequence[tuple[str, Any]],
+    keepalive: Keepalive | None,
+    proxy: Proxy = None,
+    target: str = "",
 ) -> tuple[grpc.ChannelCredentials | None, list[tuple[str, Any]]]:
     """The credentials (None: plaintext) and options of a channel the SDK
     builds; the same for both flavours."""
     merged = dict(SIZE_OPTIONS + RECONNECT_OPTIONS)
+    merged.update(_proxy_options(proxy, target))
     if keepalive is not None:
         merged.update(keepalive.channel_options())
     merged["grpc.service_config"] = SERVICE_CONFIG
@@ -171,9 +247,10 @@ def build_channel(
     interceptors: Sequence[grpc.aio.ClientInterceptor] | None,
     compression: grpc.Compression | None,
     keepalive: Keepalive | None = None,
+    proxy: Proxy = None,
 ) -> grpc.aio.Channel:
     """An asyncio channel; call only with a running event loop (it is that loop's)."""
-    creds, arguments = channel_arguments(tls, options, keepalive)
+    creds, arguments = channel_arguments(tls, options, keepalive, proxy, target)
     if creds is None:
         return grpc.aio.insecure_channel(
             target, options=arguments, compression=compression, interceptors=interceptors
@@ -190,9 +267,10 @@ def build_sync_channel(
     interceptors: Sequence[Any] | None,
     compression: grpc.Compression | None,
     keepalive: Keepalive | None = None,
+    proxy: Proxy = None,
 ) -> grpc.Channel:
     """A channel of grpc's synchronous stack, usable from any thread."""
-    creds, arguments = channel_arguments(tls, options, keepalive)
+    creds, arguments = channel_arguments(tls, options, keepalive, proxy, target)
     if creds is None:
         channel = grpc.insecure_channel(target, options=arguments, compression=compression)
     else:

@@ -103,6 +103,7 @@ SDK_FLAGS: dict[str, str] = {
     "target": "--target",
     "token": "--token",
     "timeout": "--timeout",
+    "proxy": "--proxy",
     "request_id": "--request-id",
     "TLSConfig.ca_cert": "--ca-cert",
     "TLSConfig.client_cert": "--client-cert",
@@ -589,7 +590,7 @@ class _JsonErrorParser(argparse.ArgumentParser):
 
 _JSON_HELP = "JSON output (streams: one object per line); errors as JSON on stderr"
 _VERBOSE_HELP = "log retries and stream resumes to stderr (-vv: debug), tracebacks"
-_TIMEOUT_HELP = "deadline per call, in seconds"
+_TIMEOUT_HELP = "deadline per call, in seconds (default: each method's own, 30 s for lookups)"
 _REQUEST_ID_HELP = "x-request-id to send"
 
 
@@ -695,6 +696,12 @@ def _parser(json_errors: bool = False) -> argparse.ArgumentParser:
     parser.add_argument("--client-cert", help="PEM client certificate, for mTLS")
     parser.add_argument("--client-key", help="PEM client key, for mTLS")
     parser.add_argument("--server-name", help="host name to verify the gateway's certificate for")
+    parser.add_argument(
+        "--proxy",
+        metavar="URL",
+        help="HTTP CONNECT proxy, http://[user:password@]host:port (default: grpc_proxy, "
+        "https_proxy or http_proxy from the environment, except for hosts in no_proxy)",
+    )
     parser.add_argument("--timeout", type=_seconds, metavar="SECONDS", help=_TIMEOUT_HELP)
     parser.add_argument("--request-id", metavar="ID", help=_REQUEST_ID_HELP)
     parser.add_argument("--json", action="store_true", help=_JSON_HELP)
@@ -1026,7 +1033,9 @@ async def _run(args: argparse.Namespace, out: Output) -> int:
     token = args.token or os.environ.get("SCAIGRID_SERVICE_TOKEN")
     if not token:
         raise UsageError("--token: no service token; pass --token or set SCAIGRID_SERVICE_TOKEN")
-    async with ScaiGrid(args.target, token=token, tls=_tls(args), timeout=args.timeout) as grid:
+    async with ScaiGrid(
+        args.target, token=token, tls=_tls(args), timeout=args.timeout, proxy=args.proxy
+    ) as grid:
         handler: Command = args.handler
         return await handler(args, grid, out)
 

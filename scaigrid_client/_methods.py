@@ -27,8 +27,11 @@ class CallOptions(TypedDict, total=False):
 
     request_id: str
     """The ``x-request-id``; default a fresh one. Reused on every retry."""
-    timeout: float
-    """Deadline in seconds for the whole call, retries included."""
+    timeout: float | None
+    """Deadline in seconds for the whole call, retries included; None: no
+    deadline. Left out: the client's ``timeout=``, else the method's default
+    deadline (``*_DEADLINE`` below: 30 s for lookups, 300 s for infer, embed
+    and invoke_core)."""
     metadata: MetadataArg
     """Extra metadata to send."""
     call_info: CallInfo
@@ -39,14 +42,33 @@ class StreamOptions(TypedDict, total=False):
     """Per-call options every streaming method takes."""
 
     request_id: str
-    timeout: float
+    timeout: float | None
+    """Deadline in seconds for the whole stream; left out or None: none
+    (streams run for as long as they are read; see ``idle_timeout``)."""
     metadata: MetadataArg
     idle_timeout: float
     """Fail (or, for resumable streams, reconnect) after this long without a message."""
 
 
-def _m(module: Any, service: str, rpc: str) -> Method[Any, Any]:
-    return Method.of(module, service, rpc)
+# Default deadlines of unary calls that get none from the call or the client:
+# a hung gateway must not hang the caller forever, and no healthy call should
+# come near its default. Streams get none: they tail for hours, and have
+# idle_timeout= for a stall.
+QUICK_DEADLINE = 30.0
+"""Lookups and small writes of state the gateway holds (list_models, get_job,
+list_nodes, get_core, cancel_job, register_node, ...): milliseconds when well."""
+HEARTBEAT_DEADLINE = 10.0
+"""A heartbeat is stale after a couple of intervals (5 s by default): fail it
+and let the next one go rather than let them pile up behind a hung gateway."""
+STATE_CHANGE_DEADLINE = 120.0
+"""Passivating or restoring a core moves its state to or from storage."""
+LONG_DEADLINE = 300.0
+"""Whole generations and invocations (infer, embed of a large batch,
+invoke_core): minutes are normal for a long reply or a slow model."""
+
+
+def _m(module: Any, service: str, rpc: str, default_timeout: float | None) -> Method[Any, Any]:
+    return Method.of(module, service, rpc, default_timeout)
 
 
 _INFERENCE = scaiinfer.inference_pb2
@@ -56,61 +78,61 @@ _CLUSTER = scaimind.cluster_pb2
 _RUNTIME = scaicore.runtime_pb2
 
 LIST_MODELS: Method[scaiinfer.ListModelsRequest, scaiinfer.ListModelsResponse] = _m(
-    _INFERENCE, "InferenceService", "ListModels"
+    _INFERENCE, "InferenceService", "ListModels", QUICK_DEADLINE
 )
 STREAM_INFERENCE: Method[scaiinfer.InferenceRequest, scaiinfer.StreamInferenceResponse] = _m(
-    _INFERENCE, "InferenceService", "StreamInference"
+    _INFERENCE, "InferenceService", "StreamInference", None
 )
 INFER: Method[scaiinfer.InferRequest, scaiinfer.InferResponse] = _m(
-    _INFERENCE, "InferenceService", "Infer"
+    _INFERENCE, "InferenceService", "Infer", LONG_DEADLINE
 )
 EMBED: Method[scaiinfer.EmbedRequest, scaiinfer.EmbedResponse] = _m(
-    _INFERENCE, "InferenceService", "Embed"
+    _INFERENCE, "InferenceService", "Embed", LONG_DEADLINE
 )
 HEARTBEAT: Method[scaiinfer.HeartbeatRequest, scaiinfer.HeartbeatResponse] = _m(
-    _HEARTBEAT, "HeartbeatService", "Heartbeat"
+    _HEARTBEAT, "HeartbeatService", "Heartbeat", HEARTBEAT_DEADLINE
 )
 SUBMIT_JOB: Method[scaimind.SubmitJobRequest, scaimind.SubmitJobResponse] = _m(
-    _COORDINATOR, "CoordinatorService", "SubmitJob"
+    _COORDINATOR, "CoordinatorService", "SubmitJob", QUICK_DEADLINE
 )
 GET_JOB: Method[scaimind.GetJobRequest, scaimind.GetJobResponse] = _m(
-    _COORDINATOR, "CoordinatorService", "GetJob"
+    _COORDINATOR, "CoordinatorService", "GetJob", QUICK_DEADLINE
 )
 LIST_JOBS: Method[scaimind.ListJobsRequest, scaimind.ListJobsResponse] = _m(
-    _COORDINATOR, "CoordinatorService", "ListJobs"
+    _COORDINATOR, "CoordinatorService", "ListJobs", QUICK_DEADLINE
 )
 CANCEL_JOB: Method[scaimind.CancelJobRequest, scaimind.CancelJobResponse] = _m(
-    _COORDINATOR, "CoordinatorService", "CancelJob"
+    _COORDINATOR, "CoordinatorService", "CancelJob", QUICK_DEADLINE
 )
 STREAM_METRICS: Method[scaimind.StreamMetricsRequest, scaimind.StreamMetricsResponse] = _m(
-    _COORDINATOR, "CoordinatorService", "StreamMetrics"
+    _COORDINATOR, "CoordinatorService", "StreamMetrics", None
 )
 REGISTER_NODE: Method[scaimind.RegisterNodeRequest, scaimind.RegisterNodeResponse] = _m(
-    _CLUSTER, "ClusterService", "RegisterNode"
+    _CLUSTER, "ClusterService", "RegisterNode", QUICK_DEADLINE
 )
 LIST_NODES: Method[scaimind.ListNodesRequest, scaimind.ListNodesResponse] = _m(
-    _CLUSTER, "ClusterService", "ListNodes"
+    _CLUSTER, "ClusterService", "ListNodes", QUICK_DEADLINE
 )
 ALLOCATE_GPUS: Method[scaimind.AllocateGPUsRequest, scaimind.AllocateGPUsResponse] = _m(
-    _CLUSTER, "ClusterService", "AllocateGPUs"
+    _CLUSTER, "ClusterService", "AllocateGPUs", QUICK_DEADLINE
 )
 RELEASE_GPUS: Method[scaimind.ReleaseGPUsRequest, scaimind.ReleaseGPUsResponse] = _m(
-    _CLUSTER, "ClusterService", "ReleaseGPUs"
+    _CLUSTER, "ClusterService", "ReleaseGPUs", QUICK_DEADLINE
 )
 INVOKE_CORE: Method[scaicore.InvokeCoreRequest, scaicore.InvokeCoreResponse] = _m(
-    _RUNTIME, "CoreRuntimeService", "InvokeCore"
+    _RUNTIME, "CoreRuntimeService", "InvokeCore", LONG_DEADLINE
 )
 GET_CORE: Method[scaicore.GetCoreRequest, scaicore.GetCoreResponse] = _m(
-    _RUNTIME, "CoreRuntimeService", "GetCore"
+    _RUNTIME, "CoreRuntimeService", "GetCore", QUICK_DEADLINE
 )
 PASSIVATE_CORE: Method[scaicore.PassivateCoreRequest, scaicore.PassivateCoreResponse] = _m(
-    _RUNTIME, "CoreRuntimeService", "PassivateCore"
+    _RUNTIME, "CoreRuntimeService", "PassivateCore", STATE_CHANGE_DEADLINE
 )
 RESTORE_CORE: Method[scaicore.RestoreCoreRequest, scaicore.RestoreCoreResponse] = _m(
-    _RUNTIME, "CoreRuntimeService", "RestoreCore"
+    _RUNTIME, "CoreRuntimeService", "RestoreCore", STATE_CHANGE_DEADLINE
 )
 STREAM_EVENTS: Method[scaicore.StreamEventsRequest, scaicore.StreamEventsResponse] = _m(
-    _RUNTIME, "CoreRuntimeService", "StreamEvents"
+    _RUNTIME, "CoreRuntimeService", "StreamEvents", None
 )
 
 

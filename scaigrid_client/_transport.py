@@ -31,10 +31,12 @@ from scaigrid_client import errors
 from scaigrid_client._auth import TokenProvider, TokenSource, resolve_token
 from scaigrid_client._base import (
     DEFAULT_KEEPALIVE,
+    NOT_GIVEN,
     BaseTransport,
     CallInfo,
     MetadataArg,
     Method,
+    NotGiven,
     Req,
     Resp,
     _CallState,
@@ -44,7 +46,7 @@ from scaigrid_client._base import (
     check_not_forked,
     provider_failed,
 )
-from scaigrid_client._channel import build_channel
+from scaigrid_client._channel import Proxy, build_channel
 from scaigrid_client._config import Keepalive, RetryPolicy, TLSConfig
 
 __all__ = [
@@ -94,6 +96,7 @@ class Transport(BaseTransport):
         interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None,
         compression: grpc.Compression | None = None,
         keepalive: Keepalive | None = DEFAULT_KEEPALIVE,
+        proxy: Proxy = None,
     ) -> None:
         super().__init__(
             target,
@@ -109,6 +112,7 @@ class Transport(BaseTransport):
         self._channel_options = tuple(channel_options)
         self._interceptors = list(interceptors) if interceptors else None
         self._compression = compression
+        self._proxy = proxy
         self._bound: _Bound | None = None  # the last loop's: the fast path
         self._by_loop: dict[asyncio.AbstractEventLoop, _Bound] = {}
         self._lock = threading.Lock()
@@ -161,6 +165,7 @@ class Transport(BaseTransport):
             self._interceptors,
             self._compression,
             self._keepalive,
+            self._proxy,
         )
         channel_opened()
         return channel
@@ -284,7 +289,7 @@ class Transport(BaseTransport):
         method: Method[Req, Resp],
         request: Req,
         *,
-        timeout: float | None = None,
+        timeout: float | NotGiven | None = NOT_GIVEN,
         request_id: str | None = None,
         metadata: MetadataArg | None = None,
         call_info: CallInfo | None = None,
@@ -350,7 +355,7 @@ class Transport(BaseTransport):
         method: Method[Req, Resp],
         request: Req,
         *,
-        timeout: float | None = None,
+        timeout: float | NotGiven | None = NOT_GIVEN,
         request_id: str | None = None,
         metadata: MetadataArg | None = None,
         resume: Callable[[Req, Resp], Req] | None = None,

@@ -34,6 +34,7 @@ __all__ = [
     "NotFoundError",
     "OutOfRangeError",
     "PermissionDeniedError",
+    "ProxyError",
     "QuotaExhaustedError",
     "RateLimitError",
     "ScaiGridError",
@@ -216,6 +217,17 @@ class NameResolutionError(UnavailableError):
         self.host = host
 
 
+class ProxyError(UnavailableError):
+    """The HTTP proxy (``proxy=`` or the environment's ``https_proxy``) did
+    not open the tunnel to the gateway; ``http_status`` is its answer: 407
+    (it wants credentials, or rejected them), 403 (it does not allow this
+    host and port), 502 or 503 (it could not reach the gateway)."""
+
+    def __init__(self, message: str, *, http_status: int, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.http_status = http_status
+
+
 class DeadlineExceededError(ScaiGridError, TimeoutError):
     """DEADLINE_EXCEEDED: the call's deadline passed."""
 
@@ -392,6 +404,14 @@ _NXDOMAIN_MARKERS = (
     "nodename nor servname provided",
     "No address associated with hostname",
 )
+# grpc-core's words for a CONNECT the proxy answered with other than 200.
+_PROXY_REFUSED = re.compile(r"HTTP proxy returned response code (\d{3})")
+_PROXY_TEXT = {
+    403: "the HTTP proxy refused the tunnel to the gateway (403 Forbidden): it does not "
+    "allow connections to this host and port",
+    407: "the HTTP proxy wants credentials, or rejected the ones given (407 Proxy "
+    "Authentication Required): use proxy='http://user:password@host:port'",
+}
 _RESOLVED_HOST = re.compile(r"(?:resolving|resolution failed for|lookup failed for) (\S+?):")
 
 
@@ -419,6 +439,21 @@ def _connection_setup_error(
                 metadata=metadata,
                 attempts=attempts,
             )
+    refused = _PROXY_REFUSED.search(message)
+    if refused is not None:
+        http_status = int(refused.group(1))
+        text = _PROXY_TEXT.get(
+            http_status,
+            f"the HTTP proxy could not open a tunnel to the gateway (HTTP {http_status})",
+        )
+        return ProxyError(
+            f"{text} ({message})",
+            http_status=http_status,
+            status=status,
+            request_id=request_id,
+            metadata=metadata,
+            attempts=attempts,
+        )
     if any(marker in message for marker in _NXDOMAIN_MARKERS):
         found = _RESOLVED_HOST.search(message)
         host = found.group(1) if found else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import pathlib
@@ -9,15 +11,19 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
+from tests.connect_proxy import ConnectProxy
 from tests.standalone import SCAIGRID, Standalone, free_port
 
 TOKEN = "sgst_cli_suite_token_0123456789"
+_PROXY_VARIABLES = ("grpc_proxy", "https_proxy", "http_proxy", "no_proxy", "no_grpc_proxy")
 OMNI = "scailabs/poolnoodle-omni"
 
 
@@ -28,7 +34,12 @@ def target() -> Iterator[str]:
 
 
 def _env(target: str, token: str | None = TOKEN, *, plaintext: bool = True) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCAIGRID_")}
+    # (the machine's own proxy settings are not the suite's: see test_proxy_flag_...)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("SCAIGRID_") and k.lower() not in _PROXY_VARIABLES
+    }
     env["SCAIGRID_TARGET"] = target
     if plaintext:
         env["SCAIGRID_PLAINTEXT"] = "1"
@@ -572,3 +583,33 @@ def test_version_names_the_sdk_grpcio_protobuf_and_its_implementation(
         f" ({implementation or api_implementation.Type()} implementation)",
         f"Python {platform.python_version()}",
     ]
+
+
+@contextlib.contextmanager
+def _connect_proxy(**kwargs: Any) -> Iterator[ConnectProxy]:
+    """A ConnectProxy on its own event loop in a thread, for the CLI's processes."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    proxy = ConnectProxy(**kwargs)
+    asyncio.run_coroutine_threadsafe(proxy.__aenter__(), loop).result(5)
+    try:
+        yield proxy
+    finally:
+        asyncio.run_coroutine_threadsafe(proxy.__aexit__(None, None, None), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+
+
+def test_proxy_flag_goes_through_the_proxy(target: str) -> None:
+    with _connect_proxy(credentials=("scai", "s3cret")) as proxy:
+        models = cli(target, "--proxy", proxy.url, "models").stdout
+        assert OMNI in models
+        assert proxy.tunnels == 1
+        refused = cli(target, "--proxy", proxy.url.replace("s3cret", "nope"), "models", code=8)
+        assert "the HTTP proxy wants credentials" in refused.stderr
+        assert "nope" not in refused.stderr
+    bad = cli(target, "--proxy", "https://scai:s3cret@proxy.test:3128", "models", code=2).stderr
+    assert "--proxy: 'https://scai:***@proxy.test:3128': only 'http://' proxies" in bad
+    assert "s3cret" not in bad

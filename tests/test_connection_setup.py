@@ -184,6 +184,8 @@ def test_every_error_survives_pickle(cls: type[errors.ScaiGridError]) -> None:
         extra["reason"] = "unknown_ca"
     if cls is errors.NameResolutionError:
         extra["host"] = "gateway.example"
+    if cls is errors.ProxyError:
+        extra["http_status"] = 407
     error = cls(
         "it failed",
         status=cls.status,

@@ -19,6 +19,7 @@ from typing_extensions import Self, Unpack
 
 from scaigrid_client import errors
 from scaigrid_client._auth import SyncTokenSource as TokenSource
+from scaigrid_client._channel import Proxy, parse_proxy, redact_proxy
 from scaigrid_client._config import Keepalive, RetryPolicy, TLSConfig
 from scaigrid_client._messages import scaicore, scaiinfer, scaimind
 from scaigrid_client._methods import (
@@ -97,8 +98,16 @@ class _Client:
         interceptors: Sequence[Interceptor] | None = None,
         compression: grpc.Compression | None = None,
         keepalive: Keepalive | None = DEFAULT_KEEPALIVE,
+        proxy: Proxy = None,
         _transport: Transport | None = None,
     ) -> None:
+        proxy = parse_proxy(proxy)
+        if proxy and channel is not None:
+            raise ValueError(
+                "proxy: applies to the channels the client builds; give your own channel= "
+                "the option ('grpc.http_proxy', url) instead"
+            )
+        self._proxy = proxy
         self._owns_transport = _transport is None
         self._transport = _transport or Transport(
             target,
@@ -111,11 +120,14 @@ class _Client:
             interceptors=interceptors,
             compression=compression,
             keepalive=keepalive,
+            proxy=proxy,
         )
 
     def __repr__(self) -> str:
+        proxy = f", proxy={redact_proxy(self._proxy)!r}" if self._proxy else ""
         return (
-            f"{type(self).__name__}(target={self._transport.target!r}, tls={self._transport.tls!r})"
+            f"{type(self).__name__}(target={self._transport.target!r}, "
+            f"tls={self._transport.tls!r}{proxy})"
         )
 
     def close(self) -> None:

@@ -22,10 +22,12 @@ from scaigrid_client import errors
 from scaigrid_client._auth import SyncTokenProvider, SyncTokenSource, resolve_sync_token
 from scaigrid_client._base import (
     DEFAULT_KEEPALIVE,
+    NOT_GIVEN,
     BaseTransport,
     CallInfo,
     MetadataArg,
     Method,
+    NotGiven,
     Req,
     Resp,
     _CallState,
@@ -36,7 +38,7 @@ from scaigrid_client._base import (
     jittered,
     provider_failed,
 )
-from scaigrid_client._channel import build_sync_channel
+from scaigrid_client._channel import Proxy, build_sync_channel
 from scaigrid_client._config import Keepalive, RetryPolicy, TLSConfig
 
 __all__ = [
@@ -80,6 +82,7 @@ class Transport(BaseTransport):
         interceptors: Sequence[Any] | None = None,
         compression: grpc.Compression | None = None,
         keepalive: Keepalive | None = DEFAULT_KEEPALIVE,
+        proxy: Proxy = None,
     ) -> None:
         super().__init__(
             target,
@@ -95,6 +98,7 @@ class Transport(BaseTransport):
         self._channel_options = tuple(channel_options)
         self._interceptors = list(interceptors) if interceptors else None
         self._compression = compression
+        self._proxy = proxy
         self._callables: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -117,6 +121,7 @@ class Transport(BaseTransport):
                         self._interceptors,
                         self._compression,
                         self._keepalive,
+                        self._proxy,
                     )
                     channel_opened()
                 channel = self._channel
@@ -203,7 +208,7 @@ class Transport(BaseTransport):
         method: Method[Req, Resp],
         request: Req,
         *,
-        timeout: float | None = None,
+        timeout: float | NotGiven | None = NOT_GIVEN,
         request_id: str | None = None,
         metadata: MetadataArg | None = None,
         call_info: CallInfo | None = None,
@@ -277,7 +282,7 @@ class Transport(BaseTransport):
         method: Method[Req, Resp],
         request: Req,
         *,
-        timeout: float | None = None,
+        timeout: float | NotGiven | None = NOT_GIVEN,
         request_id: str | None = None,
         metadata: MetadataArg | None = None,
         resume: Callable[[Req, Resp], Req] | None = None,
