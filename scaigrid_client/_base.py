@@ -307,6 +307,11 @@ class _CallState:
 # a child forked while any was open refuses every call at once, saying why.
 
 _open_channels = 0
+_ever_opened = False
+_used_at_fork = False
+# grpcio 1.85 and newer can start afresh in a child whose parent closed its
+# channels before forking; older ones sometimes hang there (measured on 1.70).
+_FRESH_CHILD_OK = tuple(int(part) for part in grpc.__version__.split(".")[:2]) >= (1, 85)
 _open_lock = threading.Lock()
 _forked_from: int | None = None  # the parent's pid, in a child forked with channels open
 _live_transports: weakref.WeakSet[BaseTransport] = weakref.WeakSet()
@@ -314,9 +319,10 @@ _open_at_fork = 0
 
 
 def channel_opened() -> None:
-    global _open_channels
+    global _open_channels, _ever_opened
     with _open_lock:
         _open_channels += 1
+        _ever_opened = True
 
 
 def channel_closed() -> None:
@@ -326,8 +332,9 @@ def channel_closed() -> None:
 
 
 def _before_fork() -> None:
-    global _open_at_fork
+    global _open_at_fork, _used_at_fork
     _open_at_fork = _open_channels
+    _used_at_fork = _ever_opened
 
 
 # The parent's channels, kept from the garbage collector in a forked child:
@@ -338,7 +345,7 @@ _inherited: list[object] = []
 def _after_fork_in_child() -> None:
     global _forked_from, _open_channels, _open_lock
     _open_lock = threading.Lock()  # it may have been held by a thread that is gone
-    if _open_at_fork:
+    if _open_at_fork or (_used_at_fork and not _FRESH_CHILD_OK):
         _forked_from = os.getppid()
         for transport in list(_live_transports):
             _inherited.append(transport.forget_channels())
@@ -359,7 +366,8 @@ def check_not_forked() -> None:
     if _forked_from is not None:
         raise errors.ForkError(
             f"this process was forked from process {_forked_from} while that process had "
-            "gRPC channels open, and gRPC cannot be used in such a child: it would hang. "
+            "gRPC channels open (with grpcio older than 1.85: after it had used any), and "
+            "gRPC cannot be used in such a child: it would hang. "
             "Create clients in the child only (gunicorn: no --preload of clients; Celery: "
             "create them in worker_process_init), close them before forking, or use the "
             "'spawn' start method (multiprocessing.get_context('spawn'))"

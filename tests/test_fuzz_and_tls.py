@@ -6,9 +6,10 @@ import grpc
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from scaigrid_client import InferenceClient, RetryPolicy, TLSConfig, errors
+from scaigrid_client import RetryPolicy, TLSConfig, errors
 from scaigrid_client._channel import parse_target
 from scaigrid_client.testing import FakeScaiGrid
+from tests import flavours
 
 metadata_value = st.one_of(st.text(max_size=40), st.binary(max_size=40))
 metadata = st.lists(
@@ -114,19 +115,32 @@ def test_tls_config_raises_only_documented_errors(
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("flavour", flavours.FLAVOURS)
 @pytest.mark.parametrize("mtls", [False, True])
-async def test_sdk_over_tls(mtls: bool) -> None:
+async def test_sdk_over_tls(mtls: bool, flavour: str) -> None:
     async with FakeScaiGrid(tls=True, require_client_cert=mtls) as fake:
-        async with InferenceClient(fake.target, token=fake.token, tls=fake.client_tls()) as client:
+        tls = fake.client_tls()
+        async with flavours.client(
+            flavour, "InferenceClient", fake.target, token=fake.token, tls=tls
+        ) as client:
             assert len(await client.list_models()) == 3
         # Verification is on by default: the system roots do not know the fake's CA.
-        async with InferenceClient(fake.target, token=fake.token, timeout=5) as client:
-            with pytest.raises(errors.UnavailableError):
+        async with flavours.client(
+            flavour, "InferenceClient", fake.target, token=fake.token, timeout=5
+        ) as client:
+            with pytest.raises(errors.TLSVerificationError) as info:
                 await client.list_models()
+            assert info.value.reason == "unknown_ca"
         if mtls:
-            no_cert = TLSConfig(ca_cert=fake.client_tls().ca_cert, server_name="localhost")
-            async with InferenceClient(
-                fake.target, token=fake.token, tls=no_cert, retry=RetryPolicy(max_attempts=1)
+            no_cert = TLSConfig(ca_cert=tls.ca_cert, server_name="localhost")
+            async with flavours.client(
+                flavour,
+                "InferenceClient",
+                fake.target,
+                token=fake.token,
+                tls=no_cert,
+                retry=RetryPolicy(max_attempts=1),
             ) as client:
-                with pytest.raises(errors.UnavailableError):
+                with pytest.raises(errors.TLSVerificationError) as info:
                     await client.list_models()
+                assert info.value.reason == "client_cert_required"
