@@ -5,8 +5,8 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 GEN := scaigrid_client/_gen
-# Written by tools/unasync.py from scaigrid_client/_clients.py.
-SYNC_CLIENTS := scaigrid_client/sync/_clients.py
+# Written by tools/unasync.py (from _clients.py) and tools/gen_enums.py.
+WRITTEN := scaigrid_client/sync/_clients.py scaigrid_client/enums.py
 # What `buf breaking` compares against: the previous commit of main.
 BREAKING_AGAINST ?= HEAD~1
 
@@ -36,12 +36,13 @@ generate: venv $(GEN_ENVS)/protobuf5/.installed $(GEN_ENVS)/protobuf6/.installed
 	$(BIN)/buf generate --template buf.gen.protobuf6.yaml
 	$(PY) tools/fix_gen_imports.py proto $(GEN) scaigrid_client._gen
 	$(PY) tools/unasync.py
+	$(PY) tools/gen_enums.py
 
 # Regenerates from scratch (buf.gen.yaml has clean: true) and fails on any
 # difference from what is committed.
 check-generated: generate
-	@git diff --exit-code --stat -- $(GEN) $(SYNC_CLIENTS) || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
-	@test -z "$$(git status --porcelain -- $(GEN) $(SYNC_CLIENTS))" || { git status --porcelain -- $(GEN) $(SYNC_CLIENTS); echo "untracked generated files: run 'make generate' and commit"; exit 1; }
+	@git diff --exit-code --stat -- $(GEN) $(WRITTEN) || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- $(GEN) $(WRITTEN))" || { git status --porcelain -- $(GEN) $(WRITTEN); echo "untracked generated files: run 'make generate' and commit"; exit 1; }
 
 PY_DIRS := scaigrid_client tests tools examples hatch_build.py $(wildcard benchmarks)
 

@@ -35,7 +35,7 @@ if _GRPC_LOGS_SILENCED:
     os.environ["GRPC_VERBOSITY"] = "NONE"
 
 if TYPE_CHECKING:
-    from scaigrid_client import errors
+    from scaigrid_client import enums, errors
     from scaigrid_client._auth import ScaiKeyTokenProvider, TokenProvider
     from scaigrid_client._clients import (
         ChatReply,
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 # `import scaigrid_client` costs almost nothing and grpc, protobuf and the
 # generated code load only when a client is needed.
 _LAZY = {
+    "enums": "scaigrid_client.enums",
     "errors": "scaigrid_client.errors",
     "ScaiKeyTokenProvider": "scaigrid_client._auth",
     "TokenProvider": "scaigrid_client._auth",
@@ -93,6 +94,7 @@ __all__ = [
     "TLSConfig",
     "TokenProvider",
     "__version__",
+    "enums",
     "errors",
     "to_dict",
 ]
@@ -103,7 +105,7 @@ def __getattr__(name: str) -> Any:
     if module_name is None:
         raise AttributeError(f"module 'scaigrid_client' has no attribute {name!r}")
     module = importlib.import_module(module_name)
-    value = module if name == "errors" else getattr(module, name)
+    value = module if name in ("enums", "errors") else getattr(module, name)
     globals()[name] = value  # later lookups skip __getattr__
     return value
 

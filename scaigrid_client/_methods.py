@@ -15,6 +15,7 @@ from typing import Any, TypedDict
 
 from scaigrid_client._base import CallInfo, MetadataArg, Method
 from scaigrid_client._messages import scaicore, scaiinfer, scaimind
+from scaigrid_client.enums import FinishReason
 
 MessageLike = Mapping[str, str] | scaiinfer.ChatMessage
 EnumArg = int | str
@@ -158,8 +159,6 @@ class _EnumNames:
     __slots__ = ("by_name", "numbers", "short_names")
 
     def __init__(self, enum: Any) -> None:
-        # proto3 enums are prefixed with their type (JOB_STATE_RUNNING); the
-        # *_UNSPECIFIED value is "not set", never a choice.
         # proto3 enums are prefixed with their type (JOB_STATE_RUNNING), and
         # their zero value, PREFIX_UNSPECIFIED (buf lint requires it), is "not
         # set", never a choice.
@@ -265,13 +264,24 @@ class ChatReply:
 
     content: str
     """The full text."""
-    finish_reason: int
-    """A ``scaiinfer.FinishReason`` value."""
+    finish_reason: FinishReason | int
+    """Why the reply ended: a `scaigrid_client.enums.FinishReason` member
+    (``.name == "STOP"``, equal to ``scaiinfer.FINISH_REASON_STOP``), or
+    the bare number of a reason newer than this SDK."""
     usage: scaiinfer.Usage
     model: str
     id: str
     response: scaiinfer.InferResponse
     """The raw response."""
+
+
+def finish_reason(number: int) -> FinishReason | int:
+    """The FinishReason member of ``number``; a reason newer than this SDK
+    stays a number rather than failing the call."""
+    try:
+        return FinishReason(number)
+    except ValueError:
+        return number
 
 
 def _resume_metrics(

@@ -81,7 +81,7 @@ class Threaded:
             return Threaded(attr)
         if name.startswith("_") or not callable(attr):
             return attr
-        if name.startswith("stream_"):
+        if name.startswith(("stream_", "iter_")):
             return lambda *args, **kwargs: ThreadedStream(attr(*args, **kwargs))
         if name == "start_heartbeats":
             return lambda *args, **kwargs: ThreadedLoop(attr(*args, **kwargs))

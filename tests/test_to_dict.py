@@ -356,3 +356,23 @@ def test_every_v1_message_is_strict_json(descriptor: Descriptor, data: st.DataOb
     out = to_dict(message)
     assert list(out) == [f.name for f in descriptor.fields]  # every field, proto order
     json.loads(json.dumps(out, allow_nan=False))
+
+
+def test_every_v1_enum_has_its_intenum() -> None:
+    from scaigrid_client import enums, to_dict
+    from scaigrid_client._messages import scaicore, scaiinfer, scaimind
+
+    seen = 0
+    for package in (scaiinfer, scaimind, scaicore):
+        for name, module in vars(package).items():
+            if not name.endswith("_pb2"):
+                continue
+            for descriptor in module.DESCRIPTOR.enum_types_by_name.values():
+                members = getattr(enums, descriptor.name)
+                assert {m.value for m in members} == {v.number for v in descriptor.values}
+                seen += 1
+    assert seen == len(enums.__all__)
+    # The short names are to_dict's.
+    job = scaimind.Job(state=scaimind.JOB_STATE_RUNNING)
+    assert to_dict(job)["state"] == enums.JobState.RUNNING.name
+    assert enums.JobState.RUNNING == scaimind.JOB_STATE_RUNNING

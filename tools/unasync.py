@@ -41,7 +41,7 @@ RULES: list[tuple[str, str]] = [
         r"^from scaigrid_client\._auth import TokenSource$",
         "from scaigrid_client._auth import SyncTokenSource as TokenSource",
     ),
-    (r"^from collections\.abc import Awaitable, ", "from collections.abc import "),
+    (r"^(from collections\.abc import .*)\bAwaitable, ", r"\1"),
     (r" \| Awaitable\[Mapping\[str, Any\]\]", ""),
     (r"\basync def\b", "def"),
     (r"\basync with\b", "with"),

@@ -19,7 +19,7 @@ whose ``get_token()`` blocks (such as this module's ``ScaiKeyTokenProvider``).
 
 from __future__ import annotations
 
-from scaigrid_client import errors
+from scaigrid_client import enums, errors
 from scaigrid_client._auth import (
     SyncScaiKeyTokenProvider as ScaiKeyTokenProvider,
     SyncTokenProvider as TokenProvider,
@@ -55,6 +55,7 @@ __all__ = [
     "ServerStream",
     "TLSConfig",
     "TokenProvider",
+    "enums",
     "errors",
     "to_dict",
 ]

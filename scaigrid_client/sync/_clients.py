@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterator, Callable, Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -55,6 +55,7 @@ from scaigrid_client._methods import (
     _sampling,
     _text,
     enum_value,
+    finish_reason,
 )
 from scaigrid_client.sync._transport import (
     DEFAULT_KEEPALIVE,
@@ -210,7 +211,7 @@ class InferenceClient(_Client):
         response = self._transport.unary(INFER, request, **options)
         return ChatReply(
             content=response.message.content,
-            finish_reason=response.finish_reason,
+            finish_reason=finish_reason(response.finish_reason),
             usage=response.usage,
             model=response.model,
             id=response.id,
@@ -342,6 +343,30 @@ class CoordinatorClient(_Client):
         request = scaimind.ListJobsRequest(state=wanted)  # type: ignore[arg-type]
         return list((self._transport.unary(LIST_JOBS, request, **options)).jobs)
 
+    def iter_jobs(
+        self,
+        *,
+        state: EnumArg | None = None,
+        page_size: int = 100,
+        **options: Unpack[CallOptions],
+    ) -> Iterator[scaimind.Job]:
+        """Jobs, newest first, fetched ``page_size`` at a time: for more jobs
+        than one answer should carry. ``for job in ...``; each page is
+        a call of its own, with its retries and deadline."""
+        wanted = 0 if state is None else enum_value(state, scaimind.JobState, "state")
+        request = scaimind.ListJobsRequest(
+            state=wanted,  # type: ignore[arg-type]
+            page_size=_at_least(page_size, 1, "page_size"),
+        )
+        while True:
+            page = self._transport.unary(LIST_JOBS, request, **options)
+            for job in page.jobs:
+                yield job
+            if not page.next_page_token:
+                return
+            request.page_token = page.next_page_token
+            options.pop("request_id", None)  # one request id is one call
+
     def cancel_job(self, job_id: str, **options: Unpack[CallOptions]) -> scaimind.Job:
         """Stop a queued or running job; returns it CANCELLED. Safe to retry."""
         request = scaimind.CancelJobRequest(job_id=_text(job_id, "job_id"))
@@ -399,6 +424,21 @@ class ClusterClient(_Client):
         """Registered nodes, sorted by id, with their free GPUs."""
         request = scaimind.ListNodesRequest()
         return list((self._transport.unary(LIST_NODES, request, **options)).nodes)
+
+    def iter_nodes(
+        self, *, page_size: int = 100, **options: Unpack[CallOptions]
+    ) -> Iterator[scaimind.Node]:
+        """Registered nodes, sorted by id, fetched ``page_size`` at a time
+        (``for node in ...``); each page is a call of its own."""
+        request = scaimind.ListNodesRequest(page_size=_at_least(page_size, 1, "page_size"))
+        while True:
+            page = self._transport.unary(LIST_NODES, request, **options)
+            for node in page.nodes:
+                yield node
+            if not page.next_page_token:
+                return
+            request.page_token = page.next_page_token
+            options.pop("request_id", None)  # one request id is one call
 
     def allocate_gpus(
         self, *, job_id: str, count: int, gpu_type: str = "", **options: Unpack[CallOptions]

@@ -9,12 +9,13 @@ once, around every RPC, in `_server`. Unary RPCs here are
 from __future__ import annotations
 
 import asyncio
+import base64
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from scaigrid_client._messages import scaicore, scaiinfer, scaimind
-from scaigrid_client.testing._state import TERMINAL_JOB_STATES, FakeError
+from scaigrid_client.testing._state import TERMINAL_JOB_STATES, FakeError, invalid
 
 if TYPE_CHECKING:
     from scaigrid_client.testing._server import FakeScaiGrid, _Stream
@@ -161,6 +162,42 @@ async def get_job(fake: FakeScaiGrid, request: scaimind.GetJobRequest) -> scaimi
     return scaimind.GetJobResponse(job=fake.backend.job(request.job_id).job)
 
 
+_MAX_PAGE = 1000
+
+
+def _page(
+    items: list[_T],
+    key: Callable[[_T], str],
+    size: int,
+    token: str,
+    what: str,
+    descending: bool = False,
+) -> tuple[list[_T], str]:
+    """One page of ``items`` (sorted by ``key``) and the token of the next.
+
+    The token is opaque to clients: the key of the last item sent, encoded;
+    the next page starts after that key, so items that came or changed in
+    between never shift a page. A page size of 0 is everything at once, as
+    v1 always answered.
+    """
+    if size < 0:
+        raise invalid("page_size", "must be 0 (everything) or more")
+    if token:
+        try:
+            kind, _, last = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            kind, last = "", ""
+        if kind != what or not last:
+            raise invalid("page_token", f"not a page token of a listing of {what}")
+        items = [i for i in items if (key(i) < last if descending else key(i) > last)]
+    if size == 0:
+        return items, ""
+    page = items[: min(size, _MAX_PAGE)]
+    if len(page) == len(items):
+        return page, ""
+    return page, base64.urlsafe_b64encode(f"{what}:{key(page[-1])}".encode()).decode()
+
+
 @rpc("CoordinatorService.ListJobs")
 async def list_jobs(
     fake: FakeScaiGrid, request: scaimind.ListJobsRequest
@@ -170,7 +207,10 @@ async def list_jobs(
         for entry in reversed(fake.backend.jobs.values())
         if request.state == scaimind.JOB_STATE_UNSPECIFIED or entry.job.state == request.state
     ]
-    return scaimind.ListJobsResponse(jobs=jobs)
+    page, token = _page(
+        jobs, lambda job: job.id, request.page_size, request.page_token, "jobs", descending=True
+    )
+    return scaimind.ListJobsResponse(jobs=page, next_page_token=token)
 
 
 @rpc("CoordinatorService.CancelJob")
@@ -208,9 +248,11 @@ async def register_node(
 async def list_nodes(
     fake: FakeScaiGrid, request: scaimind.ListNodesRequest
 ) -> scaimind.ListNodesResponse:
-    return scaimind.ListNodesResponse(
-        nodes=[fake.backend.nodes[k] for k in sorted(fake.backend.nodes)]
+    nodes = [fake.backend.nodes[k] for k in sorted(fake.backend.nodes)]
+    page, token = _page(
+        nodes, lambda node: node.node_id, request.page_size, request.page_token, "nodes"
     )
+    return scaimind.ListNodesResponse(nodes=page, next_page_token=token)
 
 
 @rpc("ClusterService.AllocateGPUs")

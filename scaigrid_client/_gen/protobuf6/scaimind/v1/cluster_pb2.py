@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19scaimind/v1/cluster.proto\x12\x0bscaimind.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe2\x02\n\x04Node\x12\x17\n\x07node_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n\x07\x61\x64\x64ress\x18\x02 \x01(\tR\x07\x61\x64\x64ress\x12\x12\n\x04gpus\x18\x03 \x01(\rR\x04gpus\x12\x19\n\x08gpu_type\x18\x04 \x01(\tR\x07gpuType\x12(\n\x10gpu_memory_bytes\x18\x05 \x01(\x04R\x0egpuMemoryBytes\x12\x1b\n\tgpus_free\x18\x06 \x01(\rR\x08gpusFree\x12\x35\n\x06labels\x18\x07 \x03(\x0b\x32\x1d.scaimind.v1.Node.LabelsEntryR\x06labels\x12?\n\rregistered_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0cregisteredAt\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xa2\x02\n\x13RegisterNodeRequest\x12\x17\n\x07node_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n\x07\x61\x64\x64ress\x18\x02 \x01(\tR\x07\x61\x64\x64ress\x12\x12\n\x04gpus\x18\x03 \x01(\rR\x04gpus\x12\x19\n\x08gpu_type\x18\x04 \x01(\tR\x07gpuType\x12(\n\x10gpu_memory_bytes\x18\x05 \x01(\x04R\x0egpuMemoryBytes\x12\x44\n\x06labels\x18\x06 \x03(\x0b\x32,.scaimind.v1.RegisterNodeRequest.LabelsEntryR\x06labels\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"=\n\x14RegisterNodeResponse\x12%\n\x04node\x18\x01 \x01(\x0b\x32\x11.scaimind.v1.NodeR\x04node\"\x12\n\x10ListNodesRequest\"<\n\x11ListNodesResponse\x12\'\n\x05nodes\x18\x01 \x03(\x0b\x32\x11.scaimind.v1.NodeR\x05nodes\"I\n\rGPUAssignment\x12\x17\n\x07node_id\x18\x01 \x01(\tR\x06nodeId\x12\x1f\n\x0bgpu_indices\x18\x02 \x03(\rR\ngpuIndices\"\xff\x01\n\nAllocation\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x15\n\x06job_id\x18\x02 \x01(\tR\x05jobId\x12<\n\x0b\x61ssignments\x18\x03 \x03(\x0b\x32\x1a.scaimind.v1.GPUAssignmentR\x0b\x61ssignments\x12\x14\n\x05\x63ount\x18\x04 \x01(\rR\x05\x63ount\x12\x39\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12;\n\x0breleased_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nreleasedAt\"]\n\x13\x41llocateGPUsRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n\x05\x63ount\x18\x02 \x01(\rR\x05\x63ount\x12\x19\n\x08gpu_type\x18\x03 \x01(\tR\x07gpuType\"O\n\x14\x41llocateGPUsResponse\x12\x37\n\nallocation\x18\x01 \x01(\x0b\x32\x17.scaimind.v1.AllocationR\nallocation\"9\n\x12ReleaseGPUsRequest\x12#\n\rallocation_id\x18\x01 \x01(\tR\x0c\x61llocationId\"N\n\x13ReleaseGPUsResponse\x12\x37\n\nallocation\x18\x01 \x01(\x0b\x32\x17.scaimind.v1.AllocationR\nallocation2\xd8\x02\n\x0e\x43lusterService\x12S\n\x0cRegisterNode\x12 .scaimind.v1.RegisterNodeRequest\x1a!.scaimind.v1.RegisterNodeResponse\x12J\n\tListNodes\x12\x1d.scaimind.v1.ListNodesRequest\x1a\x1e.scaimind.v1.ListNodesResponse\x12S\n\x0c\x41llocateGPUs\x12 .scaimind.v1.AllocateGPUsRequest\x1a!.scaimind.v1.AllocateGPUsResponse\x12P\n\x0bReleaseGPUs\x12\x1f.scaimind.v1.ReleaseGPUsRequest\x1a .scaimind.v1.ReleaseGPUsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19scaimind/v1/cluster.proto\x12\x0bscaimind.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe2\x02\n\x04Node\x12\x17\n\x07node_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n\x07\x61\x64\x64ress\x18\x02 \x01(\tR\x07\x61\x64\x64ress\x12\x12\n\x04gpus\x18\x03 \x01(\rR\x04gpus\x12\x19\n\x08gpu_type\x18\x04 \x01(\tR\x07gpuType\x12(\n\x10gpu_memory_bytes\x18\x05 \x01(\x04R\x0egpuMemoryBytes\x12\x1b\n\tgpus_free\x18\x06 \x01(\rR\x08gpusFree\x12\x35\n\x06labels\x18\x07 \x03(\x0b\x32\x1d.scaimind.v1.Node.LabelsEntryR\x06labels\x12?\n\rregistered_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0cregisteredAt\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xa2\x02\n\x13RegisterNodeRequest\x12\x17\n\x07node_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n\x07\x61\x64\x64ress\x18\x02 \x01(\tR\x07\x61\x64\x64ress\x12\x12\n\x04gpus\x18\x03 \x01(\rR\x04gpus\x12\x19\n\x08gpu_type\x18\x04 \x01(\tR\x07gpuType\x12(\n\x10gpu_memory_bytes\x18\x05 \x01(\x04R\x0egpuMemoryBytes\x12\x44\n\x06labels\x18\x06 \x03(\x0b\x32,.scaimind.v1.RegisterNodeRequest.LabelsEntryR\x06labels\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"=\n\x14RegisterNodeResponse\x12%\n\x04node\x18\x01 \x01(\x0b\x32\x11.scaimind.v1.NodeR\x04node\"N\n\x10ListNodesRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"d\n\x11ListNodesResponse\x12\'\n\x05nodes\x18\x01 \x03(\x0b\x32\x11.scaimind.v1.NodeR\x05nodes\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"I\n\rGPUAssignment\x12\x17\n\x07node_id\x18\x01 \x01(\tR\x06nodeId\x12\x1f\n\x0bgpu_indices\x18\x02 \x03(\rR\ngpuIndices\"\xff\x01\n\nAllocation\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x15\n\x06job_id\x18\x02 \x01(\tR\x05jobId\x12<\n\x0b\x61ssignments\x18\x03 \x03(\x0b\x32\x1a.scaimind.v1.GPUAssignmentR\x0b\x61ssignments\x12\x14\n\x05\x63ount\x18\x04 \x01(\rR\x05\x63ount\x12\x39\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12;\n\x0breleased_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nreleasedAt\"]\n\x13\x41llocateGPUsRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n\x05\x63ount\x18\x02 \x01(\rR\x05\x63ount\x12\x19\n\x08gpu_type\x18\x03 \x01(\tR\x07gpuType\"O\n\x14\x41llocateGPUsResponse\x12\x37\n\nallocation\x18\x01 \x01(\x0b\x32\x17.scaimind.v1.AllocationR\nallocation\"9\n\x12ReleaseGPUsRequest\x12#\n\rallocation_id\x18\x01 \x01(\tR\x0c\x61llocationId\"N\n\x13ReleaseGPUsResponse\x12\x37\n\nallocation\x18\x01 \x01(\x0b\x32\x17.scaimind.v1.AllocationR\nallocation2\xd8\x02\n\x0e\x43lusterService\x12S\n\x0cRegisterNode\x12 .scaimind.v1.RegisterNodeRequest\x1a!.scaimind.v1.RegisterNodeResponse\x12J\n\tListNodes\x12\x1d.scaimind.v1.ListNodesRequest\x1a\x1e.scaimind.v1.ListNodesResponse\x12S\n\x0c\x41llocateGPUs\x12 .scaimind.v1.AllocateGPUsRequest\x1a!.scaimind.v1.AllocateGPUsResponse\x12P\n\x0bReleaseGPUs\x12\x1f.scaimind.v1.ReleaseGPUsRequest\x1a .scaimind.v1.ReleaseGPUsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,21 +47,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REGISTERNODERESPONSE']._serialized_start=725
   _globals['_REGISTERNODERESPONSE']._serialized_end=786
   _globals['_LISTNODESREQUEST']._serialized_start=788
-  _globals['_LISTNODESREQUEST']._serialized_end=806
-  _globals['_LISTNODESRESPONSE']._serialized_start=808
-  _globals['_LISTNODESRESPONSE']._serialized_end=868
-  _globals['_GPUASSIGNMENT']._serialized_start=870
-  _globals['_GPUASSIGNMENT']._serialized_end=943
-  _globals['_ALLOCATION']._serialized_start=946
-  _globals['_ALLOCATION']._serialized_end=1201
-  _globals['_ALLOCATEGPUSREQUEST']._serialized_start=1203
-  _globals['_ALLOCATEGPUSREQUEST']._serialized_end=1296
-  _globals['_ALLOCATEGPUSRESPONSE']._serialized_start=1298
-  _globals['_ALLOCATEGPUSRESPONSE']._serialized_end=1377
-  _globals['_RELEASEGPUSREQUEST']._serialized_start=1379
-  _globals['_RELEASEGPUSREQUEST']._serialized_end=1436
-  _globals['_RELEASEGPUSRESPONSE']._serialized_start=1438
-  _globals['_RELEASEGPUSRESPONSE']._serialized_end=1516
-  _globals['_CLUSTERSERVICE']._serialized_start=1519
-  _globals['_CLUSTERSERVICE']._serialized_end=1863
+  _globals['_LISTNODESREQUEST']._serialized_end=866
+  _globals['_LISTNODESRESPONSE']._serialized_start=868
+  _globals['_LISTNODESRESPONSE']._serialized_end=968
+  _globals['_GPUASSIGNMENT']._serialized_start=970
+  _globals['_GPUASSIGNMENT']._serialized_end=1043
+  _globals['_ALLOCATION']._serialized_start=1046
+  _globals['_ALLOCATION']._serialized_end=1301
+  _globals['_ALLOCATEGPUSREQUEST']._serialized_start=1303
+  _globals['_ALLOCATEGPUSREQUEST']._serialized_end=1396
+  _globals['_ALLOCATEGPUSRESPONSE']._serialized_start=1398
+  _globals['_ALLOCATEGPUSRESPONSE']._serialized_end=1477
+  _globals['_RELEASEGPUSREQUEST']._serialized_start=1479
+  _globals['_RELEASEGPUSREQUEST']._serialized_end=1536
+  _globals['_RELEASEGPUSRESPONSE']._serialized_start=1538
+  _globals['_RELEASEGPUSRESPONSE']._serialized_end=1616
+  _globals['_CLUSTERSERVICE']._serialized_start=1619
+  _globals['_CLUSTERSERVICE']._serialized_end=1963
 # @@protoc_insertion_point(module_scope)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dscaimind/v1/coordinator.proto\x12\x0bscaimind.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x02\n\x07JobSpec\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n\nbase_model\x18\x02 \x01(\tR\tbaseModel\x12\x18\n\x07\x64\x61taset\x18\x03 \x01(\tR\x07\x64\x61taset\x12\x12\n\x04gpus\x18\x04 \x01(\rR\x04gpus\x12\x1b\n\tmax_steps\x18\x05 \x01(\x04R\x08maxSteps\x12S\n\x0fhyperparameters\x18\x06 \x03(\x0b\x32).scaimind.v1.JobSpec.HyperparametersEntryR\x0fhyperparameters\x1a\x42\n\x14HyperparametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xe7\x02\n\x03Job\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12(\n\x04spec\x18\x02 \x01(\x0b\x32\x14.scaimind.v1.JobSpecR\x04spec\x12+\n\x05state\x18\x03 \x01(\x0e\x32\x15.scaimind.v1.JobStateR\x05state\x12!\n\x0c\x63urrent_step\x18\x04 \x01(\x04R\x0b\x63urrentStep\x12\x39\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x39\n\nstarted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n\x0b\x66inished_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nfinishedAt\x12#\n\rerror_message\x18\x08 \x01(\tR\x0c\x65rrorMessage\"<\n\x10SubmitJobRequest\x12(\n\x04spec\x18\x01 \x01(\x0b\x32\x14.scaimind.v1.JobSpecR\x04spec\"7\n\x11SubmitJobResponse\x12\"\n\x03job\x18\x01 \x01(\x0b\x32\x10.scaimind.v1.JobR\x03job\"&\n\rGetJobRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\"4\n\x0eGetJobResponse\x12\"\n\x03job\x18\x01 \x01(\x0b\x32\x10.scaimind.v1.JobR\x03job\">\n\x0fListJobsRequest\x12+\n\x05state\x18\x01 \x01(\x0e\x32\x15.scaimind.v1.JobStateR\x05state\"8\n\x10ListJobsResponse\x12$\n\x04jobs\x18\x01 \x03(\x0b\x32\x10.scaimind.v1.JobR\x04jobs\")\n\x10\x43\x61ncelJobRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\"7\n\x11\x43\x61ncelJobResponse\x12\"\n\x03job\x18\x01 \x01(\x0b\x32\x10.scaimind.v1.JobR\x03job\"b\n\x14StreamMetricsRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1d\n\nafter_step\x18\x02 \x01(\x04R\tafterStep\x12\x14\n\x05\x65poch\x18\x03 \x01(\tR\x05\x65poch\"\xcc\x02\n\x15StreamMetricsResponse\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x12\n\x04step\x18\x02 \x01(\x04R\x04step\x12\x46\n\x06values\x18\x03 \x03(\x0b\x32..scaimind.v1.StreamMetricsResponse.ValuesEntryR\x06values\x12;\n\x0brecorded_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nrecordedAt\x12\x32\n\tjob_state\x18\x05 \x01(\x0e\x32\x15.scaimind.v1.JobStateR\x08jobState\x12\x14\n\x05\x65poch\x18\x06 \x01(\tR\x05\x65poch\x1a\x39\n\x0bValuesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x02\x38\x01*\x9a\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x32\x92\x03\n\x12\x43oordinatorService\x12J\n\tSubmitJob\x12\x1d.scaimind.v1.SubmitJobRequest\x1a\x1e.scaimind.v1.SubmitJobResponse\x12\x41\n\x06GetJob\x12\x1a.scaimind.v1.GetJobRequest\x1a\x1b.scaimind.v1.GetJobResponse\x12G\n\x08ListJobs\x12\x1c.scaimind.v1.ListJobsRequest\x1a\x1d.scaimind.v1.ListJobsResponse\x12J\n\tCancelJob\x12\x1d.scaimind.v1.CancelJobRequest\x1a\x1e.scaimind.v1.CancelJobResponse\x12X\n\rStreamMetrics\x12!.scaimind.v1.StreamMetricsRequest\x1a\".scaimind.v1.StreamMetricsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dscaimind/v1/coordinator.proto\x12\x0bscaimind.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x02\n\x07JobSpec\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n\nbase_model\x18\x02 \x01(\tR\tbaseModel\x12\x18\n\x07\x64\x61taset\x18\x03 \x01(\tR\x07\x64\x61taset\x12\x12\n\x04gpus\x18\x04 \x01(\rR\x04gpus\x12\x1b\n\tmax_steps\x18\x05 \x01(\x04R\x08maxSteps\x12S\n\x0fhyperparameters\x18\x06 \x03(\x0b\x32).scaimind.v1.JobSpec.HyperparametersEntryR\x0fhyperparameters\x1a\x42\n\x14HyperparametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xe7\x02\n\x03Job\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12(\n\x04spec\x18\x02 \x01(\x0b\x32\x14.scaimind.v1.JobSpecR\x04spec\x12+\n\x05state\x18\x03 \x01(\x0e\x32\x15.scaimind.v1.JobStateR\x05state\x12!\n\x0c\x63urrent_step\x18\x04 \x01(\x04R\x0b\x63urrentStep\x12\x39\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x39\n\nstarted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n\x0b\x66inished_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nfinishedAt\x12#\n\rerror_message\x18\x08 \x01(\tR\x0c\x65rrorMessage\"<\n\x10SubmitJobRequest\x12(\n\x04spec\x18\x01 \x01(\x0b\x32\x14.scaimind.v1.JobSpecR\x04spec\"7\n\x11SubmitJobResponse\x12\"\n\x03job\x18\x01 \x01(\x0b\x32\x10.scaimind.v1.JobR\x03job\"&\n\rGetJobRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\"4\n\x0eGetJobResponse\x12\"\n\x03job\x18\x01 \x01(\x0b\x32\x10.scaimind.v1.JobR\x03job\"z\n\x0fListJobsRequest\x12+\n\x05state\x18\x01 \x01(\x0e\x32\x15.scaimind.v1.JobStateR\x05state\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"`\n\x10ListJobsResponse\x12$\n\x04jobs\x18\x01 \x03(\x0b\x32\x10.scaimind.v1.JobR\x04jobs\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\")\n\x10\x43\x61ncelJobRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\"7\n\x11\x43\x61ncelJobResponse\x12\"\n\x03job\x18\x01 \x01(\x0b\x32\x10.scaimind.v1.JobR\x03job\"b\n\x14StreamMetricsRequest\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1d\n\nafter_step\x18\x02 \x01(\x04R\tafterStep\x12\x14\n\x05\x65poch\x18\x03 \x01(\tR\x05\x65poch\"\xcc\x02\n\x15StreamMetricsResponse\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x12\n\x04step\x18\x02 \x01(\x04R\x04step\x12\x46\n\x06values\x18\x03 \x03(\x0b\x32..scaimind.v1.StreamMetricsResponse.ValuesEntryR\x06values\x12;\n\x0brecorded_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nrecordedAt\x12\x32\n\tjob_state\x18\x05 \x01(\x0e\x32\x15.scaimind.v1.JobStateR\x08jobState\x12\x14\n\x05\x65poch\x18\x06 \x01(\tR\x05\x65poch\x1a\x39\n\x0bValuesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x02\x38\x01*\x9a\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x32\x92\x03\n\x12\x43oordinatorService\x12J\n\tSubmitJob\x12\x1d.scaimind.v1.SubmitJobRequest\x1a\x1e.scaimind.v1.SubmitJobResponse\x12\x41\n\x06GetJob\x12\x1a.scaimind.v1.GetJobRequest\x1a\x1b.scaimind.v1.GetJobResponse\x12G\n\x08ListJobs\x12\x1c.scaimind.v1.ListJobsRequest\x1a\x1d.scaimind.v1.ListJobsResponse\x12J\n\tCancelJob\x12\x1d.scaimind.v1.CancelJobRequest\x1a\x1e.scaimind.v1.CancelJobResponse\x12X\n\rStreamMetrics\x12!.scaimind.v1.StreamMetricsRequest\x1a\".scaimind.v1.StreamMetricsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,8 +36,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOBSPEC_HYPERPARAMETERSENTRY']._serialized_options = b'8\001'
   _globals['_STREAMMETRICSRESPONSE_VALUESENTRY']._loaded_options = None
   _globals['_STREAMMETRICSRESPONSE_VALUESENTRY']._serialized_options = b'8\001'
-  _globals['_JOBSTATE']._serialized_start=1603
-  _globals['_JOBSTATE']._serialized_end=1757
+  _globals['_JOBSTATE']._serialized_start=1703
+  _globals['_JOBSTATE']._serialized_end=1857
   _globals['_JOBSPEC']._serialized_start=80
   _globals['_JOBSPEC']._serialized_end=368
   _globals['_JOBSPEC_HYPERPARAMETERSENTRY']._serialized_start=302
@@ -53,19 +53,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETJOBRESPONSE']._serialized_start=891
   _globals['_GETJOBRESPONSE']._serialized_end=943
   _globals['_LISTJOBSREQUEST']._serialized_start=945
-  _globals['_LISTJOBSREQUEST']._serialized_end=1007
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1009
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1065
-  _globals['_CANCELJOBREQUEST']._serialized_start=1067
-  _globals['_CANCELJOBREQUEST']._serialized_end=1108
-  _globals['_CANCELJOBRESPONSE']._serialized_start=1110
-  _globals['_CANCELJOBRESPONSE']._serialized_end=1165
-  _globals['_STREAMMETRICSREQUEST']._serialized_start=1167
-  _globals['_STREAMMETRICSREQUEST']._serialized_end=1265
-  _globals['_STREAMMETRICSRESPONSE']._serialized_start=1268
-  _globals['_STREAMMETRICSRESPONSE']._serialized_end=1600
-  _globals['_STREAMMETRICSRESPONSE_VALUESENTRY']._serialized_start=1543
-  _globals['_STREAMMETRICSRESPONSE_VALUESENTRY']._serialized_end=1600
-  _globals['_COORDINATORSERVICE']._serialized_start=1760
-  _globals['_COORDINATORSERVICE']._serialized_end=2162
+  _globals['_LISTJOBSREQUEST']._serialized_end=1067
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1069
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1165
+  _globals['_CANCELJOBREQUEST']._serialized_start=1167
+  _globals['_CANCELJOBREQUEST']._serialized_end=1208
+  _globals['_CANCELJOBRESPONSE']._serialized_start=1210
+  _globals['_CANCELJOBRESPONSE']._serialized_end=1265
+  _globals['_STREAMMETRICSREQUEST']._serialized_start=1267
+  _globals['_STREAMMETRICSREQUEST']._serialized_end=1365
+  _globals['_STREAMMETRICSRESPONSE']._serialized_start=1368
+  _globals['_STREAMMETRICSRESPONSE']._serialized_end=1700
+  _globals['_STREAMMETRICSRESPONSE_VALUESENTRY']._serialized_start=1643
+  _globals['_STREAMMETRICSRESPONSE_VALUESENTRY']._serialized_end=1700
+  _globals['_COORDINATORSERVICE']._serialized_start=1860
+  _globals['_COORDINATORSERVICE']._serialized_end=2262
 # @@protoc_insertion_point(module_scope)
