@@ -194,9 +194,9 @@ class _ScaiKeyGrant:
         *,
         client_id: str,
         client_secret: str,
-        scopes: Sequence[str],
-        refresh_margin: float,
-        timeout: float,
+        scopes: Sequence[str] = ("scaiinfer", "scaimind", "scaicore"),
+        refresh_margin: float = 60.0,
+        timeout: float = 10.0,
     ) -> None:
         if not token_url.startswith(("https://", "http://")):
             raise ValueError("token_url: must be an http(s) URL of ScaiKey's token endpoint")
@@ -212,6 +212,9 @@ class _ScaiKeyGrant:
         self._timeout = timeout
         self._token: str | None = None
         self._expires_at = 0.0
+        self._lock = threading.Lock()  # one fetch at a time
+        # The async provider's fetch in flight, on each event loop.
+        self._fetches: dict[asyncio.AbstractEventLoop, asyncio.Task[str]] = {}
 
     def __repr__(self) -> str:
         return (
@@ -269,34 +272,13 @@ class ScaiKeyTokenProvider(_ScaiKeyGrant):
     the sync clients, use ``scaigrid_client.sync.ScaiKeyTokenProvider``.
     """
 
-    def __init__(
-        self,
-        token_url: str,
-        *,
-        client_id: str,
-        client_secret: str,
-        scopes: Sequence[str] = ("scaiinfer", "scaimind", "scaicore"),
-        refresh_margin: float = 60.0,
-        timeout: float = 10.0,
-    ) -> None:
-        super().__init__(
-            token_url,
-            client_id=client_id,
-            client_secret=client_secret,
-            scopes=scopes,
-            refresh_margin=refresh_margin,
-            timeout=timeout,
-        )
-        self._fetches: dict[asyncio.AbstractEventLoop, asyncio.Task[str]] = {}
-        self._fetches_lock = threading.Lock()
-
     async def get_token(self) -> str:
         """The cached token, or a fresh one from ScaiKey (one fetch at a time)."""
         token = self._cached()
         if token is not None:
             return token
         loop = asyncio.get_running_loop()
-        with self._fetches_lock:
+        with self._lock:
             for gone in [old for old in self._fetches if old.is_closed()]:
                 del self._fetches[gone]
             fetch = self._fetches.get(loop)
@@ -321,32 +303,12 @@ class SyncScaiKeyTokenProvider(_ScaiKeyGrant):
     the same grant and cache; ``get_token`` blocks, and threads that need a
     token at once share one fetch."""
 
-    def __init__(
-        self,
-        token_url: str,
-        *,
-        client_id: str,
-        client_secret: str,
-        scopes: Sequence[str] = ("scaiinfer", "scaimind", "scaicore"),
-        refresh_margin: float = 60.0,
-        timeout: float = 10.0,
-    ) -> None:
-        super().__init__(
-            token_url,
-            client_id=client_id,
-            client_secret=client_secret,
-            scopes=scopes,
-            refresh_margin=refresh_margin,
-            timeout=timeout,
-        )
-        self._fetch_lock = threading.Lock()
-
     def get_token(self) -> str:
         """The cached token, or a fresh one from ScaiKey (one fetch at a time)."""
         token = self._cached()
         if token is not None:
             return token
-        with self._fetch_lock:
+        with self._lock:
             token = self._cached()  # fetched by the thread that held the lock
             if token is not None:
                 return token

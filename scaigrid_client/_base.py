@@ -81,6 +81,15 @@ class Method(Generic[Req, Resp]):
     def __repr__(self) -> str:
         return f"Method({self.path!r})"
 
+    def callable_on(self, channel: Any) -> Any:
+        """grpc's multi-callable for this RPC on ``channel`` (either stack's)."""
+        factory = channel.unary_stream if self.streaming else channel.unary_unary
+        return factory(
+            self.path,
+            request_serializer=self.request_type.SerializeToString,
+            response_deserializer=self.response_type.FromString,
+        )
+
     @classmethod
     def of(
         cls, service_module: Any, service: str, rpc: str, default_timeout: float | None = None
@@ -587,7 +596,7 @@ class BaseTransport:
         return delay
 
     def _budget_stopped(self, state: _CallState, error: errors.ScaiGridError) -> None:
-        _telemetry.count_budget_stopped(state.method.path)
+        _telemetry.count("budget_stopped", state.method.path)
         error.add_detail(
             "not retried: the client's retry budget is spent after many recent failures; "
             "retries resume as calls succeed again"
@@ -689,7 +698,7 @@ class BaseTransport:
         return state.next_delay
 
     def idle_error(self, state: _CallState, idle_timeout: float | None) -> errors.ScaiGridError:
-        _telemetry.count_idle_timeout(state.method.path)
+        _telemetry.count("idle_timeouts", state.method.path)
         return errors.StreamIdleTimeoutError(
             f"no message for {idle_timeout}s",
             request_id=state.request_id,
@@ -863,6 +872,107 @@ class BaseTransport:
             error.attempts = state.attempt
             raise error
         state.attempt += 1
+
+
+class StreamFlowBase(Generic[Req, Resp]):
+    """The state of one server stream across its attempts, whatever the
+    flavour; each flavour's subclass adds the generator that reads it.
+
+    Kept apart from the ServerStream the caller holds, so that the generator
+    never refers back to it: dropping either never leaves a cycle, and a
+    generator abandoned by ``break`` is closed (and its call cancelled) at
+    once.
+    """
+
+    __slots__ = (
+        "call",
+        "delivered",
+        "done",
+        "finished",
+        "idle_timeout",
+        "last",
+        "opened",
+        "request",
+        "resume",
+        "state",
+        "transport",
+    )
+
+    def __init__(
+        self,
+        transport: Any,
+        state: _CallState,
+        request: Req,
+        resume: Callable[[Req, Resp], Req] | None,
+        idle_timeout: float | None,
+    ) -> None:
+        self.transport = transport
+        self.state = state
+        self.request = request
+        self.resume = resume
+        self.idle_timeout = idle_timeout
+        self.call: Any = None
+        self.finished: Any = None  # the call that ended the stream normally
+        self.last: Resp | None = None
+        self.delivered = False
+        self.done = False
+        self.opened = 0.0  # when the current attempt started (monotonic)
+
+    def cancel(self) -> None:
+        self.done = True
+        call, self.call = self.call, None
+        if call is not None:
+            call.cancel()
+
+    def next_request(self) -> Req:
+        """The request of the next attempt: after the last message delivered."""
+        if self.last is not None and self.resume is not None:
+            return self.resume(self.request, self.last)
+        return self.request
+
+    def on_progress(self) -> None:
+        """The first message of an attempt: the call is healthy again."""
+        state = self.state
+        if not self.delivered or state.attempt > 1:
+            self.transport.record_success()
+            state.attempt = 1  # progress: the attempt count starts over
+        self.delivered = True
+
+    def after_error(self, error: errors.ScaiGridError, progressed: bool) -> tuple[float, bool]:
+        """``(delay, resume)`` before the next attempt (announced), or raise."""
+        self.call = None
+        transport, state = self.transport, self.state
+        delay, resume = transport.after_stream_error(
+            state,
+            error,
+            resumable=self.resume is not None,
+            delivered=self.delivered,
+            progressed=progressed,
+            opened=self.opened,
+        )
+        transport.announce_retry(state, error, delay, resume=resume)
+        return delay, resume
+
+
+class ServerStreamBase(Generic[Req, Resp]):
+    """What a server stream offers in both flavours."""
+
+    __slots__ = ("_flow", "_messages")
+
+    _flow: StreamFlowBase[Req, Resp]
+
+    @property
+    def request_id(self) -> str:
+        return self._flow.state.request_id
+
+    def cancel(self) -> None:
+        """Cancel the call; iteration then ends (safe from another task or thread)."""
+        self._flow.cancel()
+
+    @property
+    def attempts(self) -> int:
+        """Attempts made since the last message delivered (1 while all is well)."""
+        return self._flow.state.attempt
 
 
 def jittered(interval: float, jitter: float) -> float:

@@ -177,20 +177,28 @@ def _proxy_options(proxy: Proxy, target: str) -> dict[str, Any]:
     return {}
 
 
+def tcp_addresses(target: str) -> str | None:
+    """The ``host:port`` list of a normalized TCP target, without its
+    scheme (dns:host:port, dns:///host:port, dns://authority/host:port,
+    ipv4:a:p,b:p, ipv6:...); None for unix, abstract and vsock sockets."""
+    if target.startswith(("unix:", "unix-abstract:", "vsock:")):
+        return None
+    if target.startswith("dns:"):
+        target = target[len("dns:") :]
+        if target.startswith("//"):
+            target = target[2:].partition("/")[2]  # drop the DNS authority
+    elif target.startswith(("ipv4:", "ipv6:")):
+        target = target[len("ipv4:") :]
+    return target
+
+
 def is_loopback(target: str) -> bool:
     import ipaddress
 
-    host = target
-    if host.startswith(("unix:", "unix-abstract:")):
-        return True
-    if host.startswith("dns:"):
-        # dns:host:port, dns:///host:port or dns://authority/host:port
-        host = host[len("dns:") :]
-        if host.startswith("//"):
-            host = host[2:].partition("/")[2]
-    elif host.startswith(("ipv4:", "ipv6:")):
-        host = host[len("ipv4:") :]
-    hosts = [h.rsplit(":", 1)[0].strip("[]") for h in host.split(",")]
+    addresses = tcp_addresses(target)
+    if addresses is None:
+        return not target.startswith("vsock:")  # unix sockets are local; vsock is a VM
+    hosts = [h.rsplit(":", 1)[0].strip("[]") for h in addresses.split(",")]
     for h in hosts:
         if h == "localhost":
             continue

@@ -22,6 +22,7 @@ from __future__ import annotations
 import socket
 import ssl
 
+from scaigrid_client._channel import tcp_addresses
 from scaigrid_client._config import TLSConfig
 
 __all__ = ["probe_address", "probe_setup_failure"]
@@ -44,16 +45,8 @@ def probe_address(target: str) -> Address | None:
         if path.startswith("//"):
             path = path[2:]
         return ("unix", path, 0) if path else None
-    rest = target
-    if rest.startswith("dns:"):
-        rest = rest[len("dns:") :]
-        if rest.startswith("//"):
-            rest = rest[2:].partition("/")[2]  # drop the DNS authority
-    elif rest.startswith(("ipv4:", "ipv6:")):
-        rest = rest[len("ipv4:") :]
-    elif rest.startswith(("unix-abstract:", "vsock:")):
-        return None
-    if "," in rest:
+    rest = tcp_addresses(target)
+    if rest is None or "," in rest:
         return None
     host, sep, port = rest.rpartition(":")
     if not sep or not port.isdigit():

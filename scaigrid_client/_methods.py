@@ -15,6 +15,7 @@ from typing import Any, TypedDict
 
 from scaigrid_client._base import CallInfo, MetadataArg, Method
 from scaigrid_client._messages import scaicore, scaiinfer, scaimind
+from scaigrid_client._to_dict import short_enum_names
 from scaigrid_client.enums import FinishReason
 
 MessageLike = Mapping[str, str] | scaiinfer.ChatMessage
@@ -154,22 +155,21 @@ def _at_least(value: object, minimum: int, name: str) -> int:
 
 
 class _EnumNames:
-    """The names a caller may give one proto enum, read from its descriptor."""
+    """The names a caller may give one proto enum: the short names that
+    `to_dict` prints (one rule for both), the full names, the numbers. The
+    zero value, PREFIX_UNSPECIFIED (buf lint requires it), is "not set",
+    never a choice."""
 
     __slots__ = ("by_name", "numbers", "short_names")
 
     def __init__(self, enum: Any) -> None:
-        # proto3 enums are prefixed with their type (JOB_STATE_RUNNING), and
-        # their zero value, PREFIX_UNSPECIFIED (buf lint requires it), is "not
-        # set", never a choice.
+        short = short_enum_names(enum.DESCRIPTOR)
         values = [v for v in enum.DESCRIPTOR.values if v.number != 0]
-        zero = enum.DESCRIPTOR.values_by_number.get(0)
-        prefix = zero.name.removesuffix("UNSPECIFIED") if zero is not None else ""
-        self.short_names = tuple(v.name.removeprefix(prefix).lower() for v in values)
+        self.short_names = tuple(short[v.number].lower() for v in values)
         self.numbers = frozenset(v.number for v in values)
         self.by_name: dict[str, int] = {}
-        for value, short in zip(values, self.short_names, strict=True):
-            self.by_name[short.upper()] = value.number
+        for value in values:
+            self.by_name[short[value.number]] = value.number
             self.by_name[value.name] = value.number
 
 

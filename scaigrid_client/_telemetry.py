@@ -292,22 +292,13 @@ def start(method_name: str, path: str, request_id: str) -> CallTelemetry | None:
     return CallTelemetry(method_name, path, request_id)
 
 
-def count_budget_stopped(method_path: str) -> None:
+def count(counter: str, method_path: str) -> None:
+    """Add one to ``counter`` (an `_Instruments` counter, e.g. "idle_timeouts")."""
     instruments = _instruments_now()
     if instruments is not None:
         _, service, rpc = _names(method_path)
-        instruments.budget_stopped.add(
-            1, {"rpc.system": "grpc", "rpc.service": service, "rpc.method": rpc}
-        )
-
-
-def count_idle_timeout(method_path: str) -> None:
-    instruments = _instruments_now()
-    if instruments is not None:
-        _, service, rpc = _names(method_path)
-        instruments.idle_timeouts.add(
-            1, {"rpc.system": "grpc", "rpc.service": service, "rpc.method": rpc}
-        )
+        attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": rpc}
+        getattr(instruments, counter).add(1, attributes)
 
 
 def _line(fields: dict[str, Any]) -> str:

@@ -110,7 +110,7 @@ def _single(field: FieldDescriptor) -> Converter:
     if field.enum_type is not None:
         if field.enum_type.full_name == "google.protobuf.NullValue":
             return _none
-        names = _enum_names(field.enum_type)
+        names = short_enum_names(field.enum_type)
         return lambda number: names.get(number, number)
     if kind == FieldDescriptor.TYPE_DOUBLE:
         return _double
@@ -121,7 +121,8 @@ def _single(field: FieldDescriptor) -> Converter:
     return _identity  # str, bool and every integer type are JSON-ready as they are
 
 
-def _enum_names(enum: EnumDescriptor) -> dict[int, str]:
+def short_enum_names(enum: EnumDescriptor) -> dict[int, str]:
+    """Each value's short name by number: JOB_STATE_RUNNING -> RUNNING."""
     names = _ENUM_NAMES.get(enum)
     if names is None:
         full = [value.name for value in enum.values]

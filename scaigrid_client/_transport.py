@@ -23,7 +23,7 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from typing import Any, Generic
+from typing import Any
 
 import grpc
 
@@ -39,6 +39,8 @@ from scaigrid_client._base import (
     NotGiven,
     Req,
     Resp,
+    ServerStreamBase,
+    StreamFlowBase,
     _CallState,
     auth_header,
     channel_closed,
@@ -201,13 +203,7 @@ class Transport(BaseTransport):
     def _callable(self, bound: _Bound, method: Method[Any, Any]) -> Any:
         fn = bound.callables.get(method.path)
         if fn is None:
-            channel = bound.channel
-            factory = channel.unary_stream if method.streaming else channel.unary_unary
-            fn = factory(
-                method.path,
-                request_serializer=method.request_type.SerializeToString,
-                response_deserializer=method.response_type.FromString,
-            )
+            fn = method.callable_on(bound.channel)
             bound.callables[method.path] = fn
         return fn
 
@@ -365,55 +361,10 @@ class Transport(BaseTransport):
         return ServerStream(_StreamFlow(self, state, request, resume, idle_timeout))
 
 
-class _StreamFlow(Generic[Req, Resp]):
-    """The state of one server stream across its attempts, and the generator
-    that reads it.
+class _StreamFlow(StreamFlowBase[Req, Resp]):
+    """One async server stream across its attempts (see StreamFlowBase)."""
 
-    Kept apart from `ServerStream` so that the generator never refers back to
-    the object the caller holds: dropping either never leaves a cycle, and a
-    generator abandoned by ``break`` is closed (and its call cancelled) by
-    asyncio's async-generator finalizer at once.
-    """
-
-    __slots__ = (
-        "call",
-        "delivered",
-        "done",
-        "finished",
-        "idle_timeout",
-        "last",
-        "opened",
-        "request",
-        "resume",
-        "state",
-        "transport",
-    )
-
-    def __init__(
-        self,
-        transport: Transport,
-        state: _CallState,
-        request: Req,
-        resume: Callable[[Req, Resp], Req] | None,
-        idle_timeout: float | None,
-    ) -> None:
-        self.transport = transport
-        self.state = state
-        self.request = request
-        self.resume = resume
-        self.idle_timeout = idle_timeout
-        self.call: Any = None
-        self.finished: Any = None  # the call that ended the stream normally
-        self.last: Resp | None = None
-        self.delivered = False
-        self.done = False
-        self.opened = 0.0  # when the current attempt started (monotonic)
-
-    def cancel(self) -> None:
-        self.done = True
-        call, self.call = self.call, None
-        if call is not None:
-            call.cancel()
+    __slots__ = ()
 
     async def messages(self) -> AsyncGenerator[Resp, None]:
         # Per message: grpc's own iterator, one store and a yield (and, when
@@ -425,10 +376,7 @@ class _StreamFlow(Generic[Req, Resp]):
         ended: BaseException | None = None
         try:
             while not self.done:
-                request = self.request
-                if self.last is not None and self.resume is not None:
-                    request = self.resume(request, self.last)
-                call = self.call = await self.transport.start(self.state, request)
+                call = self.call = await transport.start(state, self.next_request())
                 self.opened = time.monotonic()
                 idle_timeout, progressed = self.idle_timeout, False
                 source = call if idle_timeout is None else _within(call, idle_timeout)
@@ -478,29 +426,12 @@ class _StreamFlow(Generic[Req, Resp]):
                     ended = GeneratorExit()  # left early: break, cancel() or close()
                 transport.call_done(state, ended)
 
-    def on_progress(self) -> None:
-        """The first message of an attempt: the call is healthy again."""
-        state = self.state
-        if not self.delivered or state.attempt > 1:
-            self.transport.record_success()
-            state.attempt = 1  # progress: the attempt count starts over
-        self.delivered = True
-
     async def recover(self, error: errors.ScaiGridError, progressed: bool) -> None:
         """Sleep and reopen if the error allows (BaseTransport.after_stream_error);
         otherwise raise it."""
-        self.call = None
-        transport, state = self.transport, self.state
-        delay, resume = transport.after_stream_error(
-            state,
-            error,
-            resumable=self.resume is not None,
-            delivered=self.delivered,
-            progressed=progressed,
-            opened=self.opened,
-        )
-        transport.announce_retry(state, error, delay, resume=resume)
+        delay, resume = self.after_error(error, progressed)
         await asyncio.sleep(delay)
+        transport, state = self.transport, self.state
         state.attempt += 1
         if resume:
             # While the gateway is unreachable, waiting for the channel stands
@@ -528,7 +459,7 @@ def _cancelling() -> bool:
     return bool(cancelling()) if cancelling is not None else False
 
 
-class ServerStream(Generic[Req, Resp]):
+class ServerStream(ServerStreamBase[Req, Resp]):
     """An async iterator over a server stream.
 
     Retried like a unary call until its first message; after that, an error
@@ -537,15 +468,12 @@ class ServerStream(Generic[Req, Resp]):
     early (or ``aclose()``) cancels the call at once.
     """
 
-    __slots__ = ("_flow", "_messages")
+    __slots__ = ()
+    _flow: _StreamFlow[Req, Resp]
 
     def __init__(self, flow: _StreamFlow[Req, Resp]) -> None:
         self._flow = flow
         self._messages: AsyncGenerator[Resp, None] | None = None
-
-    @property
-    def request_id(self) -> str:
-        return self._flow.state.request_id
 
     def __aiter__(self) -> AsyncIterator[Resp]:
         # `async for` iterates the generator itself: no extra call per message.
@@ -569,10 +497,6 @@ class ServerStream(Generic[Req, Resp]):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    def cancel(self) -> None:
-        """Cancel the call; iteration then ends."""
-        self._flow.cancel()
-
     async def aclose(self) -> None:
         """Cancel the call and close the iterator (for ``async with``)."""
         self._flow.cancel()
@@ -595,11 +519,6 @@ class ServerStream(Generic[Req, Resp]):
         if self._flow.finished is None:
             return ()
         return tuple(await self._flow.finished.trailing_metadata() or ())
-
-    @property
-    def attempts(self) -> int:
-        """Attempts made since the last message delivered (1 while all is well)."""
-        return self._flow.state.attempt
 
 
 class HeartbeatLoop:

@@ -6,11 +6,9 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator
 
 import grpc
 import pytest
-import pytest_asyncio
 
 from scaigrid_client import (
     CallInfo,
@@ -34,16 +32,6 @@ OMNI = "scailabs/poolnoodle-omni"
 HI = [{"role": "user", "content": "Hi"}]
 FAST = RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
 pytestmark = pytest.mark.asyncio
-
-
-@pytest_asyncio.fixture(params=flavours.FLAVOURS)
-async def grid(fake: FakeScaiGrid, request: pytest.FixtureRequest) -> AsyncIterator[ScaiGrid]:
-    """The client contract runs against both flavours (see tests/flavours.py)."""
-    client = flavours.client(
-        request.param, "ScaiGrid", fake.target, token=fake.token, tls=False, retry=FAST
-    )
-    async with client:
-        yield client
 
 
 async def test_every_client_method(fake: FakeScaiGrid, grid: ScaiGrid) -> None:

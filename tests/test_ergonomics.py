@@ -3,11 +3,9 @@ per-method default deadlines, over both flavours against the real fake."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from scaigrid_client import RetryPolicy, ScaiGrid, _methods, errors
 from scaigrid_client._base import Method
@@ -18,15 +16,6 @@ from tests import flavours
 OMNI = "scailabs/poolnoodle-omni"
 FAST = RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
 pytestmark = pytest.mark.asyncio
-
-
-@pytest_asyncio.fixture(params=flavours.FLAVOURS)
-async def grid(fake: FakeScaiGrid, request: pytest.FixtureRequest) -> AsyncIterator[ScaiGrid]:
-    client = flavours.client(
-        request.param, "ScaiGrid", fake.target, token=fake.token, tls=False, retry=FAST
-    )
-    async with client:
-        yield client
 
 
 # -- enum arguments by name ----------------------------------------------------------

@@ -3,30 +3,18 @@ while the list methods keep answering with everything at once."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 import pytest
-import pytest_asyncio
 
 from scaigrid_client import RetryPolicy, errors
 from scaigrid_client.testing import FakeScaiGrid
 from scaigrid_client.v1 import scaimind
-from tests import flavours
 from tests.conftest import auth
 
 pytestmark = pytest.mark.asyncio
 FAST = RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
-
-
-@pytest_asyncio.fixture(params=flavours.FLAVOURS)
-async def grid(fake: FakeScaiGrid, request: pytest.FixtureRequest) -> AsyncIterator[Any]:
-    client = flavours.client(
-        request.param, "ScaiGrid", fake.target, token=fake.token, tls=False, retry=FAST
-    )
-    async with client:
-        yield client
 
 
 async def test_iter_nodes_walks_every_page_in_order(fake: FakeScaiGrid, grid: Any) -> None:

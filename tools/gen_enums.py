@@ -37,7 +37,7 @@ import enum
 
 def render() -> str:
     from scaigrid_client._messages import scaicore, scaiinfer, scaimind
-    from scaigrid_client._to_dict import _enum_names
+    from scaigrid_client._to_dict import short_enum_names
 
     classes: dict[str, str] = {}
     for package in (scaiinfer, scaimind, scaicore):
@@ -49,7 +49,7 @@ def render() -> str:
             for enum_type in module.DESCRIPTOR.enum_types_by_name.values():
                 if enum_type.name in classes:
                     raise SystemExit(f"two v1 enums are called {enum_type.name}")
-                names = _enum_names(enum_type)
+                names = short_enum_names(enum_type)
                 members = "\n".join(
                     f"    {short} = {number}" for number, short in sorted(names.items())
                 )
@@ -62,14 +62,9 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        if not TARGET.exists() or TARGET.read_text() != text:
-            print(f"{TARGET.relative_to(ROOT)} is stale: run 'make generate'")
-            return 1
-        return 0
-    TARGET.write_text(text)
-    return 0
+    from unasync import write_or_check  # tools/, beside this script
+
+    return write_or_check(TARGET, render(), argv)
 
 
 if __name__ == "__main__":

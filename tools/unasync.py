@@ -88,15 +88,20 @@ def render(source: str) -> str:
     return HEADER + "\n".join(out) + "\n"
 
 
-def main(argv: list[str]) -> int:
-    text = render(SOURCE.read_text())
+def write_or_check(target: pathlib.Path, text: str, argv: list[str]) -> int:
+    """Write ``text`` to ``target``; with --check, exit 1 if it differs instead.
+    (Shared by the repository's other writers, such as tools/gen_enums.py.)"""
     if "--check" in argv:
-        if not TARGET.exists() or TARGET.read_text() != text:
-            print(f"{TARGET.relative_to(ROOT)} is stale: run 'make generate'")
+        if not target.exists() or target.read_text() != text:
+            print(f"{target.relative_to(ROOT)} is stale: run 'make generate'")
             return 1
         return 0
-    TARGET.write_text(text)
+    target.write_text(text)
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return write_or_check(TARGET, render(SOURCE.read_text()), argv)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
-from typing import Any, Generic
+from typing import Any
 
 import grpc
 
@@ -30,6 +30,8 @@ from scaigrid_client._base import (
     NotGiven,
     Req,
     Resp,
+    ServerStreamBase,
+    StreamFlowBase,
     _CallState,
     auth_header,
     channel_closed,
@@ -146,13 +148,7 @@ class Transport(BaseTransport):
     def _callable(self, method: Method[Any, Any]) -> Any:
         fn = self._callables.get(method.path)
         if fn is None:
-            channel = self.channel
-            factory = channel.unary_stream if method.streaming else channel.unary_unary
-            fn = factory(
-                method.path,
-                request_serializer=method.request_type.SerializeToString,
-                response_deserializer=method.response_type.FromString,
-            )
+            fn = method.callable_on(self.channel)
             self._callables[method.path] = fn
         return fn
 
@@ -357,25 +353,10 @@ class _IdleWatchdog:
 _watchdog = _IdleWatchdog()
 
 
-class _StreamFlow(Generic[Req, Resp]):
-    """The state of one server stream across its attempts, and the generator
-    that reads it (kept apart from `ServerStream`, as in the async flavour,
-    so that neither refers back to the other)."""
+class _StreamFlow(StreamFlowBase[Req, Resp]):
+    """One sync server stream across its attempts (see StreamFlowBase)."""
 
-    __slots__ = (
-        "call",
-        "delivered",
-        "done",
-        "finished",
-        "idle_timeout",
-        "last",
-        "opened",
-        "request",
-        "resume",
-        "state",
-        "transport",
-        "wake",
-    )
+    __slots__ = ("wake",)
 
     def __init__(
         self,
@@ -385,25 +366,12 @@ class _StreamFlow(Generic[Req, Resp]):
         resume: Callable[[Req, Resp], Req] | None,
         idle_timeout: float | None,
     ) -> None:
-        self.transport = transport
-        self.state = state
-        self.request = request
-        self.resume = resume
-        self.idle_timeout = idle_timeout
-        self.call: Any = None
-        self.finished: Any = None
-        self.last: Resp | None = None
-        self.delivered = False
-        self.done = False
-        self.opened = 0.0
+        super().__init__(transport, state, request, resume, idle_timeout)
         self.wake = threading.Event()  # cuts a backoff short on cancel()
 
     def cancel(self) -> None:
-        self.done = True
         self.wake.set()
-        call, self.call = self.call, None
-        if call is not None:
-            call.cancel()
+        super().cancel()
 
     def cancelled(self) -> bool:
         return self.done
@@ -415,10 +383,7 @@ class _StreamFlow(Generic[Req, Resp]):
         ended: BaseException | None = None
         try:
             while not self.done:
-                request = self.request
-                if self.last is not None and self.resume is not None:
-                    request = self.resume(request, self.last)
-                call = self.call = transport.start(state, request)
+                call = self.call = transport.start(state, self.next_request())
                 self.opened = time.monotonic()
                 progressed = False
                 watch = (
@@ -466,30 +431,13 @@ class _StreamFlow(Generic[Req, Resp]):
                     ended = GeneratorExit()  # left early: break, cancel() or close()
                 transport.call_done(state, ended)
 
-    def on_progress(self) -> None:
-        """The first message of an attempt: the call is healthy again."""
-        state = self.state
-        if not self.delivered or state.attempt > 1:
-            self.transport.record_success()
-            state.attempt = 1
-        self.delivered = True
-
     def recover(self, error: errors.ScaiGridError, progressed: bool) -> None:
         """Sleep and reopen if the error allows (BaseTransport.after_stream_error);
         otherwise raise it."""
-        self.call = None
-        transport, state = self.transport, self.state
-        delay, resume = transport.after_stream_error(
-            state,
-            error,
-            resumable=self.resume is not None,
-            delivered=self.delivered,
-            progressed=progressed,
-            opened=self.opened,
-        )
-        transport.announce_retry(state, error, delay, resume=resume)
+        delay, resume = self.after_error(error, progressed)
         if self.wake.wait(delay):
             return  # cancelled while waiting
+        transport, state = self.transport, self.state
         state.attempt += 1
         if resume:
             while not transport.wait_until_connected(transport.outage_wait(state), state):
@@ -498,7 +446,7 @@ class _StreamFlow(Generic[Req, Resp]):
                 transport.outage_continues(state, error)
 
 
-class ServerStream(Generic[Req, Resp]):
+class ServerStream(ServerStreamBase[Req, Resp]):
     """An iterator over a server stream, for plain ``for`` loops.
 
     Retried like a unary call until its first message; after that, an error
@@ -508,15 +456,12 @@ class ServerStream(Generic[Req, Resp]):
     ends the reader's loop cleanly.
     """
 
-    __slots__ = ("_flow", "_messages")
+    __slots__ = ()
+    _flow: _StreamFlow[Req, Resp]
 
     def __init__(self, flow: _StreamFlow[Req, Resp]) -> None:
         self._flow = flow
         self._messages: Generator[Resp, None, None] | None = None
-
-    @property
-    def request_id(self) -> str:
-        return self._flow.state.request_id
 
     def __iter__(self) -> Iterator[Resp]:
         if self._messages is None:
@@ -531,10 +476,6 @@ class ServerStream(Generic[Req, Resp]):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def cancel(self) -> None:
-        """Cancel the call; iteration then ends. Safe from any thread."""
-        self._flow.cancel()
 
     def close(self) -> None:
         """Cancel the call and close the iterator (for ``with``)."""
@@ -557,11 +498,6 @@ class ServerStream(Generic[Req, Resp]):
         if self._flow.finished is None:
             return ()
         return tuple(self._flow.finished.trailing_metadata() or ())
-
-    @property
-    def attempts(self) -> int:
-        """Attempts made since the last message delivered (1 while all is well)."""
-        return self._flow.state.attempt
 
 
 class HeartbeatLoop:
