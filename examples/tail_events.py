@@ -2,8 +2,10 @@
 
     python examples/tail_events.py [CORE_ID] [--limit N]
 
-Against the fake, a background task invokes the core and the gateway drops
-every stream twice; the tail resumes from the last sequence it printed, with
+Against a real gateway (SCAIGRID_TARGET), the core must exist: invoke it
+once first (`scaigrid cores invoke CORE_ID`), or the tail ends with
+NotFoundError. Against the fake, a background task invokes the core and the
+gateway drops every stream twice; the tail resumes from the last sequence it printed, with
 no gap and no duplicate (the INFO lines show each resume).
 """
 

@@ -25,7 +25,7 @@ import grpc
 from google.protobuf import message as _message
 
 from scaigrid_client import _telemetry, errors
-from scaigrid_client._channel import is_loopback, parse_target
+from scaigrid_client._channel import Proxy, is_loopback, parse_target
 from scaigrid_client._config import Keepalive, RetryEvent, RetryPolicy, TLSConfig
 from scaigrid_client._version import __version__
 
@@ -423,6 +423,7 @@ class BaseTransport:
         self.timeout = timeout
         self._budget = _RetryBudget(self.retry.budget_max_tokens, self.retry.budget_token_ratio)
         self._owns_channel = channel is None
+        self._proxy: Proxy = None  # proxy=, set by the flavour
         self._closed = False
         # Until the gateway has answered once, a connection it closes may be
         # a TLS mismatch; _diagnose probes for it (at most every 5 s).
@@ -725,6 +726,14 @@ class BaseTransport:
         error = errors.from_rpc_error(exc, request_id=state.request_id, attempts=state.attempt)
         status = error.status
         if status is grpc.StatusCode.UNAVAILABLE:
+            if isinstance(self._proxy, str) and _never_connected(error):
+                # grpc's words name an address, not that it is the proxy's.
+                from scaigrid_client._channel import redact_proxy
+
+                error.add_detail(
+                    f"the connection goes through the HTTP proxy {redact_proxy(self._proxy)} "
+                    "(proxy=): check that it is running and reachable"
+                )
             return error
         self._reached = True  # the gateway answered: the connection works
         if status is grpc.StatusCode.DEADLINE_EXCEEDED and error.code is None:

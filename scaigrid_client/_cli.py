@@ -956,6 +956,8 @@ def _hint(error: errors.ScaiGridError, args: argparse.Namespace) -> str:
         return "the token's scopes must cover this service"
     if error.code == "model_not_found":
         return "'scaigrid models' lists the available models"
+    if isinstance(error, errors.UnavailableError) and "through the HTTP proxy" in error.message:
+        return "is the proxy given by --proxy running and reachable from here?"
     if isinstance(error, errors.UnavailableError):
         tls = "" if args.plaintext_source else "; add --plaintext for a gateway without TLS"
         return f"is a gateway running at {args.target}?{tls}"
@@ -1012,6 +1014,9 @@ class _LogFormatter(logging.Formatter):
 def _sdk_logging(verbosity: int) -> Iterator[None]:
     """The SDK's log lines on stderr while the command runs: WARNING and up;
     with -v, INFO too (each retry and stream resume); with -vv, DEBUG."""
+    if os.environ.get("SCAIGRID_LOG"):
+        yield  # the environment chose the SDK's log lines (see _telemetry)
+        return
     logger = logging.getLogger("scaigrid_client")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_LogFormatter())

@@ -237,7 +237,6 @@ class CallTelemetry:
                     **({"scaigrid.code": code} if code else {}),
                 },
             )
-        self.attempt_started = time.perf_counter()
 
     def retried(self, attempt: int, error: Any, delay: float, resume: bool) -> None:
         if resume:

@@ -260,6 +260,8 @@ class Transport(BaseTransport):
         bound = self._bound
         if bound is None or bound.loop is not asyncio.get_running_loop():
             bound = self._binding()
+        if state.telemetry is not None:
+            state.telemetry.attempt_started = time.perf_counter()
         auth = self._auth_header or await self._auth()
         metadata = self.metadata(state, auth)
         return self._callable(bound, state.method)(request, timeout=remaining, metadata=metadata)

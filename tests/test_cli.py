@@ -613,3 +613,12 @@ def test_proxy_flag_goes_through_the_proxy(target: str) -> None:
     bad = cli(target, "--proxy", "https://scai:s3cret@proxy.test:3128", "models", code=2).stderr
     assert "--proxy: 'https://scai:***@proxy.test:3128': only 'http://' proxies" in bad
     assert "s3cret" not in bad
+
+
+def test_scaigrid_log_reaches_the_cli(target: str) -> None:
+    env = {**_env(target), "SCAIGRID_LOG": "debug"}
+    done = subprocess.run(
+        [SCAIGRID, "models"], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "event=attempt method=InferenceService.ListModels" in done.stderr
+    assert TOKEN not in done.stderr

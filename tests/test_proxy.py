@@ -128,9 +128,13 @@ async def test_a_proxy_that_is_not_there_is_unavailable(fake: FakeScaiGrid, flav
         retry=FAST,
         proxy=url,
     ) as client:
-        with pytest.raises(errors.UnavailableError, match="Failed to connect to remote host"):
+        with pytest.raises(
+            errors.UnavailableError, match="Failed to connect to remote host"
+        ) as info:
             await client.list_models(timeout=5)
     assert fake.calls() == []
+    # grpc's words name an address; the SDK says it is the proxy's.
+    assert f"through the HTTP proxy {url}" in info.value.message
 
 
 @pytest.mark.parametrize("flavour", flavours.FLAVOURS)

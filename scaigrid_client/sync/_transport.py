@@ -180,6 +180,8 @@ class Transport(BaseTransport):
         remaining = state.remaining()
         if remaining is not None and remaining <= 0:
             raise self._deadline_error(state, attempts=state.attempt - 1)
+        if state.telemetry is not None:
+            state.telemetry.attempt_started = time.perf_counter()
         fn = self._callable(state.method)
         return fn(request, timeout=remaining, metadata=self.metadata(state, self._auth()))
 
@@ -236,6 +238,8 @@ class Transport(BaseTransport):
             raise self._deadline_error(state, attempts=state.attempt - 1)
         fn = self._callable(state.method)
         metadata = self.metadata(state, self._auth())
+        if state.telemetry is not None:
+            state.telemetry.attempt_started = time.perf_counter()
         try:
             if call_info is None:
                 response = fn(request, timeout=remaining, metadata=metadata)
