@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from scaigrid_client._base import CallInfo, MetadataArg, Method
+from scaigrid_client._call import CallInfo, MetadataArg, Method
 from scaigrid_client._messages import scaicore, scaiinfer, scaimind
 from scaigrid_client._to_dict import short_enum_names
 from scaigrid_client.enums import FinishReason

@@ -126,7 +126,7 @@ class _Instruments:
 def _budget_levels(options: Any) -> Any:
     from opentelemetry.metrics import Observation
 
-    from scaigrid_client._base import live_transports
+    from scaigrid_client._fork import live_transports
 
     for transport in live_transports():
         yield Observation(transport.budget_tokens(), {"server.address": transport.target})

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from scaigrid_client import RetryPolicy, ScaiGrid, _methods, errors
-from scaigrid_client._base import Method
+from scaigrid_client._call import Method
 from scaigrid_client.testing import FakeScaiGrid
 from scaigrid_client.v1 import scaiinfer, scaimind
 from tests import flavours

@@ -194,15 +194,15 @@ def test_forked_children_never_hang() -> None:
 def test_fork_error_names_fork_and_the_fixes() -> None:
     text = str(errors.ForkError.__doc__)
     assert "fork" in text
-    from scaigrid_client import _base
+    from scaigrid_client import _fork
 
-    saved = _base._forked_from
-    _base._forked_from = 4242
+    saved = _fork._forked_from
+    _fork._forked_from = 4242
     try:
         with pytest.raises(errors.ForkError) as info:
-            _base.check_not_forked()
+            _fork.check_not_forked()
     finally:
-        _base._forked_from = saved
+        _fork._forked_from = saved
     message = str(info.value)
     assert "forked from process 4242" in message
     assert "spawn" in message and "gunicorn" in message and "Celery" in message

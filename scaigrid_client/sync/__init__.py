@@ -24,7 +24,7 @@ from scaigrid_client._auth import (
     SyncScaiKeyTokenProvider as ScaiKeyTokenProvider,
     SyncTokenProvider as TokenProvider,
 )
-from scaigrid_client._base import CallInfo
+from scaigrid_client._call import CallInfo
 from scaigrid_client._config import Keepalive, RetryEvent, RetryPolicy, TLSConfig
 from scaigrid_client._methods import ChatReply
 from scaigrid_client._to_dict import to_dict
