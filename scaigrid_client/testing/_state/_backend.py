@@ -22,7 +22,7 @@ import grpc
 from google.protobuf import message as _message, timestamp_pb2
 
 from scaigrid_client._messages import scaicore, scaiinfer, scaimind
-from scaigrid_client.testing._persist import Record, StateLog
+from scaigrid_client.testing._state._persist import Record, StateLog
 
 __all__ = ["FakeBackend", "FakeError", "HeartbeatRecord"]
 
