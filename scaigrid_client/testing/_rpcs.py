@@ -52,7 +52,7 @@ async def _replay_and_follow(
     sent = after
     while True:
         _check_dropped(stream)
-        changed = backend.changed()
+        changed = backend.ledger.changed()
         while sent < len(items):
             yield items[sent]
             sent += 1
@@ -68,7 +68,9 @@ async def _replay_and_follow(
 async def list_models(
     fake: FakeScaiGrid, request: scaiinfer.ListModelsRequest
 ) -> scaiinfer.ListModelsResponse:
-    return scaiinfer.ListModelsResponse(models=fake.backend.list_models(request.capability))
+    return scaiinfer.ListModelsResponse(
+        models=fake.backend.inference.list_models(request.capability)
+    )
 
 
 @rpc("InferenceService.StreamInference")
@@ -81,7 +83,7 @@ async def stream_inference(
     index = 0
     if request.response_format == scaiinfer.RESPONSE_FORMAT_BINARY:
         total = 0
-        for data in backend.binary_chunks(request):
+        for data in backend.inference.binary_chunks(request):
             _check_dropped(stream)
             yield chunk(id=completion_id, index=index, data=data, model=request.model)
             index += 1
@@ -95,7 +97,7 @@ async def stream_inference(
             usage=usage,
         )
         return
-    tokens, finish, prompt_tokens = backend.reply(request)
+    tokens, finish, prompt_tokens = backend.inference.reply(request)
     interval = fake.token_interval
     for token in tokens:
         _check_dropped(stream)
@@ -121,7 +123,7 @@ async def stream_inference(
 
 @rpc("InferenceService.Infer")
 async def infer(fake: FakeScaiGrid, request: scaiinfer.InferRequest) -> scaiinfer.InferResponse:
-    tokens, finish, prompt_tokens = fake.backend.reply(request)
+    tokens, finish, prompt_tokens = fake.backend.inference.reply(request)
     return scaiinfer.InferResponse(
         id="cmpl-" + secrets.token_hex(8),
         model=request.model,
@@ -137,14 +139,14 @@ async def infer(fake: FakeScaiGrid, request: scaiinfer.InferRequest) -> scaiinfe
 
 @rpc("InferenceService.Embed")
 async def embed(fake: FakeScaiGrid, request: scaiinfer.EmbedRequest) -> scaiinfer.EmbedResponse:
-    return fake.backend.embed(request)
+    return fake.backend.inference.embed(request)
 
 
 @rpc("HeartbeatService.Heartbeat")
 async def heartbeat(
     fake: FakeScaiGrid, request: scaiinfer.HeartbeatRequest
 ) -> scaiinfer.HeartbeatResponse:
-    return fake.backend.heartbeat(request)
+    return fake.backend.heartbeat.heartbeat(request)
 
 
 # -- scaimind.v1 --------------------------------------------------------------------
@@ -154,12 +156,12 @@ async def heartbeat(
 async def submit_job(
     fake: FakeScaiGrid, request: scaimind.SubmitJobRequest
 ) -> scaimind.SubmitJobResponse:
-    return scaimind.SubmitJobResponse(job=fake.backend.submit_job(request))
+    return scaimind.SubmitJobResponse(job=fake.backend.coordinator.submit_job(request))
 
 
 @rpc("CoordinatorService.GetJob")
 async def get_job(fake: FakeScaiGrid, request: scaimind.GetJobRequest) -> scaimind.GetJobResponse:
-    return scaimind.GetJobResponse(job=fake.backend.job(request.job_id).job)
+    return scaimind.GetJobResponse(job=fake.backend.coordinator.job(request.job_id).job)
 
 
 _MAX_PAGE = 1000
@@ -204,7 +206,7 @@ async def list_jobs(
 ) -> scaimind.ListJobsResponse:
     jobs = [
         entry.job
-        for entry in reversed(fake.backend.jobs.values())
+        for entry in reversed(fake.backend.coordinator.jobs.values())
         if request.state == scaimind.JOB_STATE_UNSPECIFIED or entry.job.state == request.state
     ]
     page, token = _page(
@@ -217,15 +219,15 @@ async def list_jobs(
 async def cancel_job(
     fake: FakeScaiGrid, request: scaimind.CancelJobRequest
 ) -> scaimind.CancelJobResponse:
-    return scaimind.CancelJobResponse(job=fake.backend.cancel_job(request.job_id))
+    return scaimind.CancelJobResponse(job=fake.backend.coordinator.cancel_job(request.job_id))
 
 
 @rpc("CoordinatorService.StreamMetrics")
 async def stream_metrics(
     fake: FakeScaiGrid, request: scaimind.StreamMetricsRequest, stream: _Stream
 ) -> AsyncIterator[scaimind.StreamMetricsResponse]:
-    fake.backend.check_epoch(request.epoch, "after_step")
-    entry = fake.backend.job(request.job_id)
+    fake.backend.ledger.check_epoch(request.epoch, "after_step")
+    entry = fake.backend.coordinator.job(request.job_id)
     points = _replay_and_follow(
         fake,
         stream,
@@ -241,14 +243,14 @@ async def stream_metrics(
 async def register_node(
     fake: FakeScaiGrid, request: scaimind.RegisterNodeRequest
 ) -> scaimind.RegisterNodeResponse:
-    return scaimind.RegisterNodeResponse(node=fake.backend.register_node(request))
+    return scaimind.RegisterNodeResponse(node=fake.backend.cluster.register_node(request))
 
 
 @rpc("ClusterService.ListNodes")
 async def list_nodes(
     fake: FakeScaiGrid, request: scaimind.ListNodesRequest
 ) -> scaimind.ListNodesResponse:
-    nodes = [fake.backend.nodes[k] for k in sorted(fake.backend.nodes)]
+    nodes = [fake.backend.cluster.nodes[k] for k in sorted(fake.backend.cluster.nodes)]
     page, token = _page(
         nodes, lambda node: node.node_id, request.page_size, request.page_token, "nodes"
     )
@@ -259,14 +261,16 @@ async def list_nodes(
 async def allocate_gpus(
     fake: FakeScaiGrid, request: scaimind.AllocateGPUsRequest
 ) -> scaimind.AllocateGPUsResponse:
-    return scaimind.AllocateGPUsResponse(allocation=fake.backend.allocate_gpus(request))
+    return scaimind.AllocateGPUsResponse(allocation=fake.backend.cluster.allocate_gpus(request))
 
 
 @rpc("ClusterService.ReleaseGPUs")
 async def release_gpus(
     fake: FakeScaiGrid, request: scaimind.ReleaseGPUsRequest
 ) -> scaimind.ReleaseGPUsResponse:
-    return scaimind.ReleaseGPUsResponse(allocation=fake.backend.release_gpus(request.allocation_id))
+    return scaimind.ReleaseGPUsResponse(
+        allocation=fake.backend.cluster.release_gpus(request.allocation_id)
+    )
 
 
 # -- scaicore.v1 ----------------------------------------------------------------------
@@ -276,36 +280,42 @@ async def release_gpus(
 async def invoke_core(
     fake: FakeScaiGrid, request: scaicore.InvokeCoreRequest
 ) -> scaicore.InvokeCoreResponse:
-    return fake.backend.invoke_core(request)
+    return fake.backend.core_runtime.invoke_core(request)
 
 
 @rpc("CoreRuntimeService.GetCore")
 async def get_core(
     fake: FakeScaiGrid, request: scaicore.GetCoreRequest
 ) -> scaicore.GetCoreResponse:
-    return scaicore.GetCoreResponse(instance=fake.backend.core(request.core_id).instance)
+    return scaicore.GetCoreResponse(
+        instance=fake.backend.core_runtime.core(request.core_id).instance
+    )
 
 
 @rpc("CoreRuntimeService.PassivateCore")
 async def passivate_core(
     fake: FakeScaiGrid, request: scaicore.PassivateCoreRequest
 ) -> scaicore.PassivateCoreResponse:
-    return scaicore.PassivateCoreResponse(instance=fake.backend.passivate_core(request.core_id))
+    return scaicore.PassivateCoreResponse(
+        instance=fake.backend.core_runtime.passivate_core(request.core_id)
+    )
 
 
 @rpc("CoreRuntimeService.RestoreCore")
 async def restore_core(
     fake: FakeScaiGrid, request: scaicore.RestoreCoreRequest
 ) -> scaicore.RestoreCoreResponse:
-    return scaicore.RestoreCoreResponse(instance=fake.backend.restore_core(request.core_id))
+    return scaicore.RestoreCoreResponse(
+        instance=fake.backend.core_runtime.restore_core(request.core_id)
+    )
 
 
 @rpc("CoreRuntimeService.StreamEvents")
 async def stream_events(
     fake: FakeScaiGrid, request: scaicore.StreamEventsRequest, stream: _Stream
 ) -> AsyncIterator[scaicore.StreamEventsResponse]:
-    fake.backend.check_epoch(request.epoch, "after_sequence")
-    core = fake.backend.core(request.core_id)
+    fake.backend.ledger.check_epoch(request.epoch, "after_sequence")
+    core = fake.backend.core_runtime.core(request.core_id)
     async for event in _replay_and_follow(fake, stream, core.events, request.after_sequence):
         yield event
 

@@ -547,7 +547,7 @@ class FakeScaiGrid:
         return self._in_loop(self._snapshot)
 
     def _snapshot(self) -> FakeState:
-        b = self.backend
+        b = self.backend.tables
         return FakeState(
             models=_frozen({k: _copy(v) for k, v in b.models.items()}),
             jobs=_frozen({k: _copy(v.job) for k, v in b.jobs.items()}),
