@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from google.protobuf import message as _message, message_factory
@@ -26,16 +26,23 @@ from scaigrid_client.testing._faults import Fault, Faults, OpenStream
 from scaigrid_client.testing._rpcs import RPCS, Gateway
 from scaigrid_client.testing._services import IDEMPOTENT_BY_REQUEST_ID, SERVICES
 
-__all__ = ["Dispatcher"]
+__all__ = ["Dispatcher", "Served"]
 
 _ECHO_PREFIX = "x-echo-"
+
+
+class Served(Gateway, Protocol):
+    """What dispatch sees of the fake: what an RPC sees, and whether each
+    call keeps the responses it sent (read per call: it may be changed)."""
+
+    record_responses: bool
 
 
 class Dispatcher:
     """The gRPC handlers of every RPC, each wrapped the same way."""
 
     def __init__(
-        self, gateway: Gateway, journal: CallJournal, tokens: Tokens, faults: Faults
+        self, gateway: Served, journal: CallJournal, tokens: Tokens, faults: Faults
     ) -> None:
         self._gateway = gateway
         self._journal = journal

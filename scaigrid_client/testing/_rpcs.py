@@ -31,7 +31,6 @@ class Gateway(Protocol):
     def backend(self) -> FakeBackend: ...
 
     token_interval: float
-    record_responses: bool
 
 
 RPCS: dict[str, Callable[..., Any]] = {}
