@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.connect_proxy import ConnectProxy
-from tests.standalone import SCAIGRID, Standalone, free_port
+from tests.support.connect_proxy import ConnectProxy
+from tests.support.standalone import SCAIGRID, Standalone, free_port
 
 TOKEN = "sgst_cli_suite_token_0123456789"
 _PROXY_VARIABLES = ("grpc_proxy", "https_proxy", "http_proxy", "no_proxy", "no_grpc_proxy")

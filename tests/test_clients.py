@@ -25,8 +25,8 @@ from scaigrid_client import (
 )
 from scaigrid_client.testing import FakeScaiGrid
 from scaigrid_client.v1 import scaicore, scaimind
-from tests import flavours
-from tests.conftest import ended
+from tests.support import flavours
+from tests.support.fake_calls import ended
 
 OMNI = "scailabs/poolnoodle-omni"
 HI = [{"role": "user", "content": "Hi"}]

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
-from tests.standalone import Standalone
+from tests.support.standalone import Standalone
 
 TOKEN = "sgst_compat_suite_token_0123456789"
 

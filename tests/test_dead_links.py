@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 import shutil
 import subprocess
 import sys
 
 import pytest
 
-SCRIPT = pathlib.Path(__file__).with_name("netns_blackhole.py")
+from tests.support import SCRIPTS
+
+SCRIPT = SCRIPTS / "netns_blackhole.py"
 
 
 def _namespace_ready() -> str | None:

@@ -11,7 +11,7 @@ from scaigrid_client import RetryPolicy, ScaiGrid, _methods, errors
 from scaigrid_client._base import Method
 from scaigrid_client.testing import FakeScaiGrid
 from scaigrid_client.v1 import scaiinfer, scaimind
-from tests import flavours
+from tests.support import flavours
 
 OMNI = "scailabs/poolnoodle-omni"
 FAST = RetryPolicy(initial_backoff=0.01, max_backoff=0.05)

@@ -87,7 +87,7 @@ def test_tail_events_survives_a_real_restart(tmp_path: pathlib.Path) -> None:
     import asyncio
 
     from scaigrid_client import ScaiGrid
-    from tests.standalone import Standalone
+    from tests.support.standalone import Standalone
 
     token = "sgst_example_restart"
     gateway = Standalone(token, "--state-dir", str(tmp_path)).start()

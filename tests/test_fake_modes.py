@@ -14,8 +14,8 @@ import pytest
 
 from scaigrid_client.testing import FakeScaiGrid
 from scaigrid_client.v1 import scaiinfer
-from tests.conftest import auth
-from tests.standalone import free_port
+from tests.support.fake_calls import auth
+from tests.support.standalone import free_port
 
 
 def _credentials(fake: FakeScaiGrid, *, with_client_cert: bool = True) -> grpc.ChannelCredentials:

@@ -12,7 +12,7 @@ import pytest
 
 from scaigrid_client.testing import FakeScaiGrid
 from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
-from tests.conftest import auth
+from tests.support.fake_calls import auth
 
 OMNI = "scailabs/poolnoodle-omni"
 pytestmark = pytest.mark.asyncio

@@ -13,8 +13,8 @@ import pytest
 from scaigrid_client import Keepalive, RetryEvent, RetryPolicy, ScaiGrid, errors
 from scaigrid_client.testing import FakeScaiGrid
 from scaigrid_client.v1 import scaicore
-from tests import h2_reset_proxy
-from tests.h2_reset_proxy import ResetProxy
+from tests.support import h2_reset_proxy
+from tests.support.h2_reset_proxy import ResetProxy
 
 
 async def _tail(grid: ScaiGrid, core_id: str, last: int, seen: list[int]) -> None:

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from scaigrid_client import RetryPolicy, TLSConfig, errors
 from scaigrid_client._channel import parse_target
 from scaigrid_client.testing import FakeScaiGrid
-from tests import flavours
+from tests.support import flavours
 
 metadata_value = st.one_of(st.text(max_size=40), st.binary(max_size=40))
 metadata = st.lists(

@@ -16,8 +16,9 @@ import pytest
 
 from scaigrid_client import InferenceClient, ScaiGrid, ScaiKeyTokenProvider, errors, sync
 from scaigrid_client.testing import FakeScaiGrid
-from tests.scaikey_stub import SECRET, ScaiKeyStub
-from tests.standalone import Standalone
+from tests.support import SCRIPTS
+from tests.support.scaikey_stub import SECRET, ScaiKeyStub
+from tests.support.standalone import Standalone
 
 TOKEN = "sgst_lifecycle"
 
@@ -169,7 +170,7 @@ def _grpcio_at_least(major: int, minor: int) -> bool:
     "SDK does (seen with 1.70; README: Processes, prefer spawn there)",
 )
 def test_forked_children_never_hang() -> None:
-    script = os.path.join(os.path.dirname(__file__), "fork_child.py")
+    script = str(SCRIPTS / "fork_child.py")
     with Standalone(TOKEN) as gateway:
         done = subprocess.run(
             [sys.executable, script, gateway.target, TOKEN],

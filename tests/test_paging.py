@@ -11,7 +11,7 @@ import pytest
 from scaigrid_client import RetryPolicy, errors
 from scaigrid_client.testing import FakeScaiGrid
 from scaigrid_client.v1 import scaimind
-from tests.conftest import auth
+from tests.support.fake_calls import auth
 
 pytestmark = pytest.mark.asyncio
 FAST = RetryPolicy(initial_backoff=0.01, max_backoff=0.05)

@@ -11,8 +11,8 @@ import pytest
 
 from scaigrid_client import RetryPolicy, errors
 from scaigrid_client.testing import FakeScaiGrid
-from tests import flavours
-from tests.connect_proxy import ConnectProxy
+from tests.support import flavours
+from tests.support.connect_proxy import ConnectProxy
 
 OMNI = "scailabs/poolnoodle-omni"
 FAST = RetryPolicy(max_attempts=2, initial_backoff=0.01, max_backoff=0.05)

@@ -24,7 +24,7 @@ from scaigrid_client import (
 from scaigrid_client._transport import Method
 from scaigrid_client.testing import FakeScaiGrid
 from scaigrid_client.v1 import scaiinfer
-from tests.standalone import Standalone
+from tests.support.standalone import Standalone
 
 OMNI = "scailabs/poolnoodle-omni"
 HI = [{"role": "user", "content": "Hi"}]

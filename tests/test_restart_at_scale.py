@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from scaigrid_client import RetryEvent, RetryPolicy, ScaiGrid
-from tests.standalone import Standalone, free_port
+from tests.support.standalone import Standalone, free_port
 
 TOKEN = "sgst_restart_at_scale"
 CORES = int(os.environ.get("SCALE_CORES", "100"))

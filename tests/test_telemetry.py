@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 import subprocess
 import sys
 from typing import Any
 
 import pytest
 
-PROBE = pathlib.Path(__file__).with_name("telemetry_probe.py")
+from tests.support import SCRIPTS
+
+PROBE = SCRIPTS / "telemetry_probe.py"
 
 
 @pytest.fixture(scope="module")

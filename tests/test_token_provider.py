@@ -9,7 +9,7 @@ import pytest
 
 from scaigrid_client import InferenceClient, ScaiKeyTokenProvider, errors
 from scaigrid_client.testing import FakeScaiGrid
-from tests.scaikey_stub import SECRET, ScaiKeyStub
+from tests.support.scaikey_stub import SECRET, ScaiKeyStub
 
 
 def provider(stub: ScaiKeyStub, secret: str = SECRET, **kwargs: float) -> ScaiKeyTokenProvider:

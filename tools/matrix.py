@@ -140,7 +140,7 @@ def core_smoke(python: pathlib.Path, run: Callable[..., bool]) -> bool:
     """tests/test_compat.py's client script, under -W error, against
     standalone fakes from .venv: for a cell without the `testing` extra."""
     sys.path.insert(0, str(ROOT))
-    from tests.standalone import Standalone
+    from tests.support.standalone import Standalone
     from tests.test_compat import CLIENT, TOKEN
 
     with (

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-import pytest
 
 from scaigrid_client.testing import FakeScaiGrid
 
@@ -59,13 +55,3 @@ class ScaiKeyStub:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/oauth2/token"
-
-
-@pytest.fixture
-def scaikey() -> Iterator[ScaiKeyStub]:
-    stub = ScaiKeyStub()
-    thread = threading.Thread(target=stub.server.serve_forever, daemon=True)
-    thread.start()
-    yield stub
-    stub.server.shutdown()
-    stub.server.server_close()
