@@ -137,11 +137,11 @@ def stage_suite() -> pathlib.Path:
 
 
 def core_smoke(python: pathlib.Path, run: Callable[..., bool]) -> bool:
-    """tests/test_compat.py's client script, under -W error, against
+    """tests/package/test_dependency_window.py's client script, under -W error, against
     standalone fakes from .venv: for a cell without the `testing` extra."""
     sys.path.insert(0, str(ROOT))
+    from tests.package.test_dependency_window import CLIENT, TOKEN
     from tests.support.standalone import Standalone
-    from tests.test_compat import CLIENT, TOKEN
 
     with (
         tempfile.TemporaryDirectory() as certs,

@@ -1,5 +1,5 @@
 """Fork a child after the parent has used a client, and report what the child
-saw: one JSON line per case. tests/test_lifecycle.py runs it in its own
+saw: one JSON line per case. tests/setup/test_loops_threads_fork.py runs it in its own
 process (forking the test runner itself would be unsafe), against a
 standalone fake at argv[1] with token argv[2].
 

@@ -1,10 +1,10 @@
 """A dead link, for real: run inside a private network namespace
 (``unshare -n``), where a ``tc`` blackhole qdisc on the namespace's own
 loopback drops every packet without a RST, as a middlebox that lost the
-connection does. Prints one JSON line of findings; tests/test_dead_links.py
+connection does. Prints one JSON line of findings; tests/streams/test_dead_links.py
 runs it.
 
-    unshare -n python tests/netns_blackhole.py {outage SECONDS | permanent}
+    unshare -n python tests/support/netns_blackhole.py {outage SECONDS | permanent}
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Scripted calls under OpenTelemetry's SDK with in-memory exporters; prints
 what was recorded as one JSON object. Run in its own process by
-tests/test_telemetry.py: OpenTelemetry's providers are process-global and
+tests/observability/test_telemetry.py: OpenTelemetry's providers are process-global and
 can be set only once.
 """
 

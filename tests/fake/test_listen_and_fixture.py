@@ -335,7 +335,7 @@ def test_fixture_client_in_a_sync_test(scaigrid_client: ScaiGrid) -> None:
 
 def test_testing_extra_brings_grpc_type_stubs() -> None:
     tomllib = pytest.importorskip("tomllib")
-    pyproject = pathlib.Path(__file__).parents[1] / "pyproject.toml"
+    pyproject = pathlib.Path(__file__).parents[2] / "pyproject.toml"
     extras = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]
     assert any(req.startswith("types-grpcio>=") for req in extras["testing"])
 

@@ -17,7 +17,7 @@ import scaigrid_client._gen
 from scaigrid_client._gencode import generation_path
 from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 # (module, service, rpc, server streaming)
 RPCS = [

@@ -1,6 +1,6 @@
 """A link that dies without a RST, in a private network namespace: a
 temporary blackhole is ridden out in order; a permanent one is noticed within
-the keepalive it was given. (tests/netns_blackhole.py does the work.)"""
+the keepalive it was given. (tests/support/netns_blackhole.py does the work.)"""
 
 from __future__ import annotations
 

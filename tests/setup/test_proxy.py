@@ -1,4 +1,4 @@
-"""``proxy=``: calls through a real HTTP CONNECT proxy (tests/connect_proxy.py),
+"""``proxy=``: calls through a real HTTP CONNECT proxy (tests/support/connect_proxy.py),
 with and without credentials, a proxy that refuses or is not there, the
 environment's proxy variables, and checks before anything is sent; both
 flavours, against the real fake."""
