@@ -1,5 +1,6 @@
-"""Channels and call behaviour: balancing, plaintext warning, compression,
-idle timeouts, retry logging, loop-free construction, documented names."""
+"""Channels and call behaviour: balancing (and a gateway killed under it),
+plaintext warning, compression, idle timeouts, retry logging, loop-free
+construction, documented names."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import pytest
 import scaigrid_client
 from scaigrid_client import InferenceClient, RetryPolicy, ScaiGrid, errors
 from scaigrid_client.testing import FakeScaiGrid
+from tests.support.standalone import Standalone
 
 OMNI = "scailabs/poolnoodle-omni"
 HI = [{"role": "user", "content": "Hi"}]
+TOKEN = "sgst_reliability_suite"
 
 
 @pytest.mark.asyncio
@@ -159,3 +162,31 @@ def test_every_public_name_is_documented() -> None:
                 if not inspect.getdoc(member):
                     missing.append(f"{name}.{attr}")
     assert missing == []
+
+
+@pytest.mark.asyncio
+async def test_round_robin_survives_a_killed_gateway() -> None:
+    gateways = [Standalone(TOKEN).start() for _ in range(3)]
+    try:
+        target = "ipv4:" + ",".join(g.target for g in gateways)
+        retry = RetryPolicy(initial_backoff=0.05, max_backoff=0.5)
+        async with InferenceClient(target, token=TOKEN, tls=False, retry=retry) as client:
+            for _ in range(6):
+                await client.list_models()
+            done = 0
+
+            async def caller() -> None:
+                nonlocal done
+                for _ in range(40):
+                    await client.list_models(timeout=20)
+                    done += 1
+
+            callers = [asyncio.create_task(caller()) for _ in range(5)]
+            while done < 50:
+                await asyncio.sleep(0.005)
+            gateways[1].kill()  # under load, without a goodbye
+            await asyncio.gather(*callers)  # raises if any call failed
+            assert done == 200
+    finally:
+        for gateway in gateways:
+            gateway.stop()

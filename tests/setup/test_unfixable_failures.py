@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import pickle
 import subprocess
 import sys
 import time
 from typing import Any
 
-import grpc
 import pytest
 import trustme
 
 from scaigrid_client import RetryEvent, RetryPolicy, ScaiGrid, TLSConfig, errors
-from scaigrid_client._channel import is_loopback
 from scaigrid_client.testing import FakeScaiGrid
 
 
@@ -117,19 +114,6 @@ async def test_a_host_name_that_does_not_resolve() -> None:
     assert events == []
 
 
-@pytest.mark.parametrize(
-    "target",
-    ["dns:localhost:50051", "dns:///localhost:50051", "dns://8.8.8.8/127.0.0.1:50051", "unix:/s"],
-)
-def test_loopback_forms(target: str) -> None:
-    assert is_loopback(target)
-
-
-def test_remote_dns_forms_are_not_loopback() -> None:
-    assert not is_loopback("dns:gateway.example.com:50051")
-    assert not is_loopback("dns://localhost/gateway.example.com:50051")
-
-
 _GRPC_LOG_SCRIPT = """
 import asyncio
 from scaigrid_client import RetryPolicy, ScaiGrid, TLSConfig, errors
@@ -164,56 +148,3 @@ def test_grpc_core_logs_are_off_unless_asked_for(verbosity: str | None, grpc_lin
     )
     assert done.stdout.strip() == "not_tls"
     assert ("ssl_transport_security" in done.stderr) is grpc_lines, done.stderr
-
-
-# -- errors cross process boundaries ----------------------------------------------------
-
-
-def _every_error_class() -> list[type[errors.ScaiGridError]]:
-    return [
-        cls
-        for name in errors.__all__
-        if isinstance(cls := getattr(errors, name), type) and issubclass(cls, errors.ScaiGridError)
-    ]
-
-
-@pytest.mark.parametrize("cls", _every_error_class(), ids=lambda cls: cls.__name__)
-def test_every_error_survives_pickle(cls: type[errors.ScaiGridError]) -> None:
-    extra: dict[str, Any] = {}
-    if cls is errors.TLSVerificationError:
-        extra["reason"] = "unknown_ca"
-    if cls is errors.NameResolutionError:
-        extra["host"] = "gateway.example"
-    if cls is errors.ProxyError:
-        extra["http_status"] = 407
-    error = cls(
-        "it failed",
-        status=cls.status,
-        code="some_code",
-        request_id="req-1",
-        metadata=(("scaigrid-error-code", "some_code"), ("x-bin", b"\x00\x01")),
-        attempts=3,
-        **extra,
-    )
-    copy = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes
-    assert type(copy) is cls
-    assert str(copy) == str(error)
-    assert repr(copy) == repr(error)
-    assert copy.args == error.args
-    for field in ("status", "code", "message", "request_id", "metadata", "attempts", *extra):
-        assert getattr(copy, field) == getattr(error, field), field
-
-
-@pytest.mark.asyncio
-async def test_a_real_error_survives_pickle() -> None:
-    async with FakeScaiGrid(tls=True) as fake:
-        events: list[RetryEvent] = []
-        wrong_name = TLSConfig(ca_cert=fake.client_tls().ca_cert, server_name="other.example")
-        with pytest.raises(errors.TLSVerificationError) as info:
-            await _list_models(fake.target, wrong_name, events)
-    copy = pickle.loads(pickle.dumps(info.value))  # noqa: S301
-    assert (copy.reason, copy.status, copy.request_id) == (
-        "hostname_mismatch",
-        grpc.StatusCode.UNAVAILABLE,
-        info.value.request_id,
-    )
