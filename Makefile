@@ -10,7 +10,7 @@ WRITTEN := scaigrid_client/sync/_clients.py scaigrid_client/enums.py
 # What `buf breaking` compares against: the previous commit of main.
 BREAKING_AGAINST ?= HEAD~1
 
-.PHONY: venv generate check-generated format lint typecheck breaking test matrix demo bench clean
+.PHONY: venv generate check-generated format lint typecheck breaking test matrix matrix-prepare demo bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,14 +65,31 @@ breaking: venv
 	  $(BIN)/buf breaking --against ".git#ref=$(BREAKING_AGAINST)"; \
 	else echo "buf breaking: no earlier buf module at $(BREAKING_AGAINST), nothing to compare"; fi
 
-# Then the suite again against the built wheel at both ends of the dependency
-# window, each in its own venv under .matrix/: the oldest grpcio and protobuf
-# on the oldest Python here, the newest on the newest (tools/matrix.py).
-test: lint typecheck check-generated breaking
-	$(BIN)/pytest
-	$(PY) tools/matrix.py
+# The suite against the built wheel at both ends of the dependency window,
+# each cell in its own venv under .matrix/: the oldest grpcio and protobuf on
+# the oldest Python here, the newest on the newest (tools/matrix.py).
+matrix-prepare: venv
+	$(PY) tools/matrix.py --prepare
 
-# The wider grid: every Python here x grpcio/protobuf pairs across the window.
+# What can run at once does: .venv and the two .gen/ environments are built
+# together; generation comes alone (it rewrites files the others read); then
+# lint, mypy, buf breaking and the matrix cells' venvs together; then the whole
+# suite in .venv (pytest-xdist workers; tests that share a process carry an
+# xdist_group) while the two matrix cells run it without its slow tests.
+# Each part's exit status counts; the cells' report follows the suite's.
+SUB_MAKE := $(MAKE) --no-print-directory
+test:
+	$(SUB_MAKE) -j3 venv $(GEN_ENVS)/protobuf5/.installed $(GEN_ENVS)/protobuf6/.installed
+	$(SUB_MAKE) check-generated
+	$(SUB_MAKE) -j4 --output-sync=target lint typecheck breaking matrix-prepare
+	@$(PY) tools/matrix.py > .matrix/report.txt 2>&1 & cells=$$!; \
+	echo "$(BIN)/pytest -n auto --dist loadgroup  (and tools/matrix.py, reporting below)"; \
+	$(BIN)/pytest -n auto --dist loadgroup; suite=$$?; \
+	wait $$cells; matrix=$$?; cat .matrix/report.txt; \
+	test $$suite -eq 0 && test $$matrix -eq 0
+
+# The wider grid: every Python here x grpcio/protobuf pairs across the window
+# (without the slow tests; add --full to run them too).
 matrix: venv
 	$(PY) tools/matrix.py --grid
 

@@ -46,6 +46,7 @@ class FakeRpcError:
         return self._trailers
 
 
+@pytest.mark.slow
 @given(
     status=st.one_of(
         st.sampled_from(list(grpc.StatusCode)), st.integers(), st.none(), st.just(RuntimeError("x"))

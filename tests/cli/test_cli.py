@@ -118,6 +118,7 @@ def test_embed(target: str) -> None:
     assert len(vectors[0]["embedding"]) == 1024
 
 
+@pytest.mark.slow
 def test_cores_and_events(target: str) -> None:
     out = cli(target, "cores", "invoke", "cli-core", "--payload", '{"n": 1}').stdout
     assert json.loads(out)["echo"] == {"n": 1}
@@ -141,6 +142,7 @@ def submit(target: str, args: str, *, code: int = 0) -> subprocess.CompletedProc
     return cli(target, "--json", "jobs", "submit", *args.split(), code=code)
 
 
+@pytest.mark.slow
 def test_jobs(target: str) -> None:
     job = json.loads(
         submit(
@@ -215,6 +217,7 @@ def test_usage_errors(target: str) -> None:
     cli(target, "chat", "hi", code=2)  # -m is required
 
 
+@pytest.mark.slow
 def test_unreachable_gateway() -> None:
     result = cli(f"127.0.0.1:{free_port()}", "--timeout", "5", "models", code=8)
     assert "UNAVAILABLE" in result.stderr
@@ -343,6 +346,7 @@ def test_plaintext_is_named_as_the_user_set_it(target: str) -> None:
     assert from_flag.stderr.startswith("scaigrid: error: --plaintext: cannot be combined")
 
 
+@pytest.mark.slow
 def test_tls_mismatch_hints_name_flags(tmp_path: pathlib.Path) -> None:
     certs = str(tmp_path)
     with Standalone(TOKEN, "--tls-dir", certs, "--require-client-cert") as gateway:
@@ -435,6 +439,7 @@ def test_fake_on_a_busy_port_is_one_line(flag: str) -> None:
     assert ours[0].startswith("scaigrid: error: ") and str(port) in ours[0]
 
 
+@pytest.mark.slow
 def test_json_is_one_shape(target: str) -> None:
     job = json.loads(
         submit(target, f"--name shape --base-model {OMNI} --gpus 1 --max-steps 100000").stdout
@@ -506,6 +511,7 @@ def test_subcommand_help_describes_the_common_flags(target: str, command: list[s
         assert described in text
 
 
+@pytest.mark.slow
 def test_jobs_list_state_in_any_case(target: str) -> None:
     job = json.loads(
         submit(target, f"--name states --base-model {OMNI} --gpus 1 --max-steps 9999").stdout

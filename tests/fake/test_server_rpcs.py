@@ -557,6 +557,7 @@ async def test_reflection_lists_services(channel: grpc.aio.Channel) -> None:
     assert {"scaiinfer.v1.InferenceService", "scaicore.v1.CoreRuntimeService"} <= names
 
 
+@pytest.mark.slow
 async def test_bursts_beyond_grpc_pending_limits(
     fake: FakeScaiGrid, channel: grpc.aio.Channel
 ) -> None:

@@ -61,6 +61,7 @@ def test_train_and_watch_follows_to_success() -> None:
     assert "JOB_STATE_SUCCEEDED" in out
 
 
+@pytest.mark.slow
 def test_heartbeat_agent_rides_out_failures() -> None:
     out = run("heartbeat_agent.py", "--seconds", "0.5")
     sent = int(out.split("heartbeats sent: ")[1].split(",")[0])
@@ -75,12 +76,14 @@ def test_mtls() -> None:
     assert "without one, refused: UNAVAILABLE" in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("example", ["test_with_fake.py"])
 def test_fixture_example(example: str) -> None:
     out = run("-m", "pytest", "-q", "-p", "no:cacheprovider", example)
     assert "4 passed" in out
 
 
+@pytest.mark.slow
 def test_tail_events_survives_a_real_restart(tmp_path: pathlib.Path) -> None:
     """Against a standalone gateway (not the in-process fake): SIGKILL it
     mid-tail and start it again on its state directory."""

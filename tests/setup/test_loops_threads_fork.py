@@ -115,6 +115,8 @@ def module_fake() -> object:
         yield fake
 
 
+# One worker runs all three under pytest-xdist (--dist loadgroup): they share the client.
+@pytest.mark.xdist_group("module_level_client")
 @pytest.mark.asyncio
 @pytest.mark.parametrize("test_number", [1, 2, 3])
 async def test_a_module_level_client_in_tests_with_a_loop_each(
@@ -163,6 +165,7 @@ def _grpcio_at_least(major: int, minor: int) -> bool:
     return tuple(int(part) for part in grpc.__version__.split(".")[:2]) >= (major, minor)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() on this platform")
 @pytest.mark.skipif(
     not _grpcio_at_least(1, 85),

@@ -50,6 +50,7 @@ def _run(*args: str) -> dict[str, object]:
     return found
 
 
+@pytest.mark.slow
 def test_a_blackhole_of_several_seconds_is_ridden_out_in_order() -> None:
     found = _run("outage", "3")
     assert found["outcome"] == "completed"
@@ -61,6 +62,7 @@ def test_a_blackhole_of_several_seconds_is_ridden_out_in_order() -> None:
     assert found["recovered_s"] is not None and found["recovered_s"] < 5
 
 
+@pytest.mark.slow
 def test_a_permanent_blackhole_is_noticed_within_the_keepalive() -> None:
     found = _run("permanent")
     # Keepalive(interval=1, timeout=1): the dead link is noticed in about 2 s,

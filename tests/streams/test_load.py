@@ -31,6 +31,7 @@ async def grid(fake: FakeScaiGrid) -> AsyncIterator[ScaiGrid]:
         yield client
 
 
+@pytest.mark.slow
 async def test_two_gib_streamed_output() -> None:
     total = 2 << 30
     with Standalone(TOKEN) as gateway:
@@ -53,6 +54,7 @@ def _rss() -> int:
     return int(statm[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+@pytest.mark.slow
 async def test_thousand_streams_of_a_hundred_chunks() -> None:
     with Standalone(TOKEN) as gateway:
         async with InferenceClient(gateway.target, token=TOKEN, tls=False) as client:

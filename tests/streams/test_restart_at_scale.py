@@ -41,6 +41,7 @@ async def _until_seen(seen: dict[tuple[str, int], list[int]], count: int) -> Non
     raise AssertionError(f"{len(behind)} tails behind, e.g. {next(iter(behind.items()))}")
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio
 async def test_a_thousand_tails_through_sigkill_and_drops(
     tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
