@@ -32,6 +32,7 @@ import os
 import pathlib
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -254,6 +255,11 @@ def main() -> int:
         "--prepare", action="store_true", help="build the wheel and the cells' venvs; no tests"
     )
     args = parser.parse_args()
+    # `make test` starts this script in the background, where sh ignores
+    # SIGINT; an ignored signal stays ignored in every child, and the suite
+    # sends the CLI a Ctrl-C. A handler of our own is reset to the default
+    # in each child.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     MATRIX.mkdir(exist_ok=True)
     pythons = find_pythons()
     for version in PYTHONS:
@@ -304,6 +310,8 @@ def main() -> int:
     with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
         for done in [pool.submit(one, cell) for cell in cells]:
             done.result()
+    if args.prepare:
+        return 1 if any(not c.ok for c in cells) else 0
     print()
     header = ("Python", "grpcio pin", "protobuf pin", "installed grpcio protobuf impl", "result")
     rows = [header] + [
