@@ -255,10 +255,9 @@ def main() -> int:
         "--prepare", action="store_true", help="build the wheel and the cells' venvs; no tests"
     )
     args = parser.parse_args()
-    # `make test` starts this script in the background, where sh ignores
-    # SIGINT; an ignored signal stays ignored in every child, and the suite
-    # sends the CLI a Ctrl-C. A handler of our own is reset to the default
-    # in each child.
+    # Started in the background (`make test &`, a CI step), sh ignores SIGINT;
+    # an ignored signal stays ignored in every child, and the suite sends the
+    # CLI a Ctrl-C. A handler of our own is reset to the default in each child.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     MATRIX.mkdir(exist_ok=True)
     pythons = find_pythons()
