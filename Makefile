@@ -76,14 +76,15 @@ matrix-prepare: venv
 # environments are built together; generation comes alone (it rewrites files
 # the others read); then lint, mypy, buf breaking and the matrix cells' venvs
 # together; then the whole suite in .venv on pytest-xdist workers (tests that
-# must share a process carry an xdist_group); then the two matrix cells at
-# once, without the slow tests.
+# must share a process carry an xdist_group), and those marked serial alone;
+# then the two matrix cells at once, without the slow tests.
 SUB_MAKE := $(MAKE) --no-print-directory
 test:
 	$(SUB_MAKE) -j3 venv $(GEN_ENVS)/protobuf5/.installed $(GEN_ENVS)/protobuf6/.installed
 	$(SUB_MAKE) check-generated
 	$(SUB_MAKE) -j4 --output-sync=target lint typecheck breaking matrix-prepare
-	$(BIN)/pytest -n auto --dist loadgroup
+	$(BIN)/pytest -n auto --dist loadgroup -m 'not serial'
+	$(BIN)/pytest -m serial
 	$(PY) tools/matrix.py
 
 # The wider grid: every Python here x grpcio/protobuf pairs across the window

@@ -45,6 +45,7 @@ async def test_a_restarted_standalone_gateway_needs_no_new_client() -> None:
         gateway.stop()
 
 
+@pytest.mark.serial
 @pytest.mark.slow
 async def test_default_policy_rides_out_a_restart_with_calls_in_flight() -> None:
     gateway = Standalone(TOKEN).start()

@@ -50,6 +50,7 @@ def test_one_client_across_two_asyncio_runs() -> None:
         assert asyncio.run(stream_then_close()) == [1, 2]
 
 
+@pytest.mark.serial
 def test_two_asyncio_runs_leave_no_warning_behind() -> None:
     script = """
 import asyncio, sys

@@ -30,6 +30,7 @@ async def _invoke(grid: ScaiGrid, core_ids: list[str], times: int) -> None:
         await asyncio.gather(*(grid.core.invoke_core(core_id=c) for c in core_ids))
 
 
+@pytest.mark.serial
 @pytest.mark.asyncio
 async def test_many_tails_ride_out_repeated_drops_without_spending_the_budget() -> None:
     resumes: list[RetryEvent] = []
