@@ -10,7 +10,7 @@ WRITTEN := scaigrid_client/sync/_clients.py scaigrid_client/sync/_call_loop.py s
 # What `buf breaking` compares against: the previous commit of main.
 BREAKING_AGAINST ?= HEAD~1
 
-.PHONY: venv generate check-generated format lint typecheck breaking test matrix demo bench clean
+.PHONY: venv generate check-generated format lint typecheck breaking test matrix matrix-prepare demo bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,14 +65,30 @@ breaking: venv
 	  $(BIN)/buf breaking --against ".git#ref=$(BREAKING_AGAINST)"; \
 	else echo "buf breaking: no earlier buf module at $(BREAKING_AGAINST), nothing to compare"; fi
 
-# Then the suite again against the built wheel at both ends of the dependency
-# window, each in its own venv under .matrix/: the oldest grpcio and protobuf
-# on the oldest Python here, the newest on the newest (tools/matrix.py).
-test: lint typecheck check-generated breaking
-	$(BIN)/pytest
+# The suite against the built wheel at both ends of the dependency window,
+# each cell in its own venv under .matrix/: the oldest grpcio and protobuf on
+# the oldest Python here, the newest on the newest (tools/matrix.py).
+matrix-prepare: venv
+	$(PY) tools/matrix.py --prepare
+
+# What can run at once does, and no more than there are cores for (timing
+# tests flake on an oversubscribed machine): .venv and the two .gen/
+# environments are built together; generation comes alone (it rewrites files
+# the others read); then lint, mypy, buf breaking and the matrix cells' venvs
+# together; then the whole suite in .venv on pytest-xdist workers (tests that
+# must share a process carry an xdist_group), and those marked serial alone;
+# then the two matrix cells at once, without the slow tests.
+SUB_MAKE := $(MAKE) --no-print-directory
+test:
+	$(SUB_MAKE) -j3 venv $(GEN_ENVS)/protobuf5/.installed $(GEN_ENVS)/protobuf6/.installed
+	$(SUB_MAKE) check-generated
+	$(SUB_MAKE) -j4 --output-sync=target lint typecheck breaking matrix-prepare
+	$(BIN)/pytest -n auto --dist loadgroup -m 'not serial'
+	$(BIN)/pytest -m serial
 	$(PY) tools/matrix.py
 
-# The wider grid: every Python here x grpcio/protobuf pairs across the window.
+# The wider grid: every Python here x grpcio/protobuf pairs across the window
+# (without the slow tests; add --full to run them too).
 matrix: venv
 	$(PY) tools/matrix.py --grid
 

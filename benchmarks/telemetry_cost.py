@@ -94,7 +94,7 @@ def main() -> int:
     if args.side:
         print(json.dumps(child(args.side, args.target, args.calls)))
         return 0
-    from tests.standalone import Standalone
+    from tests.support.standalone import Standalone
 
     rates: dict[str, list[float]] = {side: [] for side in SIDES}
     with Standalone(TOKEN) as gateway:

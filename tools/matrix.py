@@ -10,23 +10,33 @@ the installed wheel, never the work tree.
                                    # the newest pair on the newest Python
     python tools/matrix.py --grid  # every present Python x every pair below
     python tools/matrix.py --grid --only protobuf5   # the cells whose name has that
+    python tools/matrix.py --prepare   # build the wheel and the cells' venvs only
+    python tools/matrix.py --full      # the slow tests too (they run once in .venv)
 
-A supported Python that is not on this machine gets a SKIP line. A table of
-the cells closes the run; the exit status is 1 if any cell failed.
+The cells deselect the tests marked slow (`make test` runs those once, in
+.venv) unless --full is given, and run --jobs of them at once (default 2). A
+cell's venv is installed once per wheel and pins (a stamp file in it), so a
+run after --prepare goes straight to the tests. A supported Python that is
+not on this machine gets a SKIP line. A table of the cells closes the run;
+the exit status is 1 if any cell failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
 import glob
+import hashlib
 import os
 import pathlib
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 
@@ -137,11 +147,11 @@ def stage_suite() -> pathlib.Path:
 
 
 def core_smoke(python: pathlib.Path, run: Callable[..., bool]) -> bool:
-    """tests/test_compat.py's client script, under -W error, against
+    """tests/package/test_dependency_window.py's client script, under -W error, against
     standalone fakes from .venv: for a cell without the `testing` extra."""
     sys.path.insert(0, str(ROOT))
-    from tests.standalone import Standalone
-    from tests.test_compat import CLIENT, TOKEN
+    from tests.package.test_dependency_window import CLIENT, TOKEN
+    from tests.support.standalone import Standalone
 
     with (
         tempfile.TemporaryDirectory() as certs,
@@ -151,7 +161,15 @@ def core_smoke(python: pathlib.Path, run: Callable[..., bool]) -> bool:
         return run(python, "-W", "error", "-c", CLIENT, TOKEN, plain.target, mtls.target, certs)
 
 
-def run_cell(cell: Cell, wheel: pathlib.Path, requirements: list[str], suite: pathlib.Path) -> None:
+def run_cell(
+    cell: Cell,
+    wheel: pathlib.Path,
+    requirements: list[str],
+    suite: pathlib.Path,
+    *,
+    prepare: bool = False,
+    full: bool = False,
+) -> None:
     env_dir = MATRIX / cell.name
     python = env_dir / "bin" / "python"
     pins = [f"grpcio=={cell.grpcio}" if cell.grpcio else "grpcio"]
@@ -185,23 +203,41 @@ def run_cell(cell: Cell, wheel: pathlib.Path, requirements: list[str], suite: pa
         if not python.exists() and not run(cell.interpreter, "-m", "venv", env_dir):
             cell.result = "venv failed"
             return
-        full = run(*pip, f"{wheel}[testing,cli]", *pins, *requirements)
-        if not full and (cell.full_required or not run(*pip, wheel, *pins)):
-            cell.result = "does not resolve"
-            return
-        # The same version of the wheel may be installed from an earlier run.
-        run(python, "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall", wheel)
+        # What this venv was installed from; the same again needs no pip run.
+        stamp = env_dir / ".installed"
+        wanted = hashlib.sha256(
+            "\n".join([wheel.name, *pins, *requirements]).encode() + wheel.read_bytes()
+        ).hexdigest()
+        stamped = stamp.read_text().split() if stamp.exists() else []
+        if stamped[:1] == [wanted]:
+            with_extra = stamped[1:] == ["testing"]
+            log.write(f"(installed from this wheel and these pins already: {stamp})\n")
+        else:
+            stamp.unlink(missing_ok=True)
+            with_extra = run(*pip, f"{wheel}[testing,cli]", *pins, *requirements)
+            if not with_extra and (cell.full_required or not run(*pip, wheel, *pins)):
+                cell.result = "does not resolve"
+                return
+            # The same version of the wheel may be installed from an earlier run.
+            run(python, "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall", wheel)
+            stamp.write_text(f"{wanted} {'testing' if with_extra else 'core'}\n")
         if not run(python, "-W", "error", "-c", VERSIONS):
             cell.result = "import failed"
             return
         cell.installed = last.strip().splitlines()[-1]
-        if not full:
+        if prepare:
+            cell.ok = True
+            cell.seconds = time.monotonic() - started
+            cell.result = "prepared"
+            return
+        if not with_extra:
             cell.ok = core_smoke(python, run)
             cell.seconds = time.monotonic() - started
             verdict = "passed" if cell.ok else "FAILED"
             cell.result = f"[testing] does not resolve; client smoke {verdict}"
             return
-        cell.ok = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests")
+        select = [] if full else ["-m", "not slow"]
+        cell.ok = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *select, "tests")
         cell.seconds = time.monotonic() - started
         summary = SUMMARY.findall(last)
         cell.result = summary[-1] if summary else "pytest printed no summary"
@@ -213,7 +249,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--grid", action="store_true", help="every Python x every pair")
     parser.add_argument("--only", metavar="TEXT", help="only the cells whose name contains TEXT")
+    parser.add_argument("--full", action="store_true", help="the slow tests too")
+    parser.add_argument("--jobs", type=int, default=2, help="cells at once (default 2)")
+    parser.add_argument(
+        "--prepare", action="store_true", help="build the wheel and the cells' venvs; no tests"
+    )
     args = parser.parse_args()
+    # Started in the background (`make test &`, a CI step), sh ignores SIGINT;
+    # an ignored signal stays ignored in every child, and the suite sends the
+    # CLI a Ctrl-C. A handler of our own is reset to the default in each child.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     MATRIX.mkdir(exist_ok=True)
     pythons = find_pythons()
     for version in PYTHONS:
@@ -243,16 +288,29 @@ def main() -> int:
     wheel = build_wheel()
     suite = stage_suite()
     requirements = test_requirements()
+    what = "prepare" if args.prepare else "every test" if args.full else "-m 'not slow'"
     print(
-        f"matrix: {wheel.name}, {len(cells)} cells, logs in {MATRIX.relative_to(ROOT)}/", flush=True
+        f"matrix: {wheel.name}, {len(cells)} cells ({what}, {args.jobs} at once),"
+        f" logs in {MATRIX.relative_to(ROOT)}/",
+        flush=True,
     )
-    for cell in cells:
-        print(f"matrix: {cell.name} ...", flush=True)
-        run_cell(cell, wheel, requirements, suite)
-        print(f"matrix: {cell.name}: {cell.result} ({cell.seconds:.0f} s)", flush=True)
-        if not cell.ok:
-            log = (MATRIX / f"{cell.name}.log").read_text().splitlines()
-            print("\n".join(log[-60:]), flush=True)
+    printing = threading.Lock()
+
+    def one(cell: Cell) -> None:
+        with printing:
+            print(f"matrix: {cell.name} ...", flush=True)
+        run_cell(cell, wheel, requirements, suite, prepare=args.prepare, full=args.full)
+        with printing:
+            print(f"matrix: {cell.name}: {cell.result} ({cell.seconds:.0f} s)", flush=True)
+            if not cell.ok:
+                log = (MATRIX / f"{cell.name}.log").read_text().splitlines()
+                print("\n".join(log[-60:]), flush=True)
+
+    with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        for done in [pool.submit(one, cell) for cell in cells]:
+            done.result()
+    if args.prepare:
+        return 1 if any(not c.ok for c in cells) else 0
     print()
     header = ("Python", "grpcio pin", "protobuf pin", "installed grpcio protobuf impl", "result")
     rows = [header] + [

@@ -1,0 +1,1 @@
+"""The scaigrid command line, run as a subprocess."""

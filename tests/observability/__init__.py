@@ -1,0 +1,1 @@
+"""Telemetry, tracing and logs, and what they must never carry."""

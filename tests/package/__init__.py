@@ -1,0 +1,1 @@
+"""What ships: the protos and generated code, the dependency window, the examples."""

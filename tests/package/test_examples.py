@@ -1,0 +1,133 @@
+"""Every example runs against the bundled fake and does what it says."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
+
+
+def run(*args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCAIGRID_")}
+    result = subprocess.run(
+        [sys.executable, *args],
+        cwd=EXAMPLES,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout + result.stderr
+
+
+def test_quickstart_streams_a_reply() -> None:
+    out = run("quickstart.py")
+    assert "scailabs/poolnoodle-omni" in out
+    assert "request id" in out
+
+
+def test_quickstart_sync_streams_a_reply() -> None:
+    out = run("quickstart_sync.py")
+    assert "scailabs/poolnoodle-omni" in out
+    assert "request id" in out
+
+
+def test_telemetry_exports_one_span_per_call() -> None:
+    pytest.importorskip("opentelemetry.sdk")
+    out = run("telemetry.py")
+    assert '"name": "scaiinfer.v1.InferenceService/ListModels"' in out
+    assert out.count('"name": "scaigrid.retry"') == 2
+    assert "3 models; the gateway saw these traceparents" in out
+    assert "scaigrid.client.attempts" in out
+
+
+def test_tail_events_resumes_without_gaps() -> None:
+    out = run("tail_events.py", "--limit", "12")
+    assert "12 events, sequences 1..12, gapless: True" in out
+    assert "resuming CoreRuntimeService.StreamEvents" in out
+
+
+def test_train_and_watch_follows_to_success() -> None:
+    out = run("train_and_watch.py", "--steps", "5")
+    assert "step    5/5" in out
+    assert "JOB_STATE_SUCCEEDED" in out
+
+
+@pytest.mark.slow
+def test_heartbeat_agent_rides_out_failures() -> None:
+    out = run("heartbeat_agent.py", "--seconds", "0.5")
+    sent = int(out.split("heartbeats sent: ")[1].split(",")[0])
+    failed = int(out.split("failed: ")[1].split()[0])
+    assert failed == 2  # six injected faults: two heartbeats of three attempts each
+    assert sent >= 2  # one before the outage at least, one after it
+
+
+def test_mtls() -> None:
+    out = run("mtls.py")
+    assert "with a client certificate: scailabs/embed-small" in out
+    assert "without one, refused: UNAVAILABLE" in out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("example", ["test_with_fake.py"])
+def test_fixture_example(example: str) -> None:
+    out = run("-m", "pytest", "-q", "-p", "no:cacheprovider", example)
+    assert "4 passed" in out
+
+
+@pytest.mark.slow
+def test_tail_events_survives_a_real_restart(tmp_path: pathlib.Path) -> None:
+    """Against a standalone gateway (not the in-process fake): SIGKILL it
+    mid-tail and start it again on its state directory."""
+    import asyncio
+
+    from scaigrid_client import ScaiGrid
+    from tests.support.standalone import Standalone
+
+    token = "sgst_example_restart"
+    gateway = Standalone(token, "--state-dir", str(tmp_path)).start()
+
+    def invoke(times: int) -> None:
+        async def go() -> None:
+            async with ScaiGrid(gateway.target, token=token, tls=False) as grid:
+                for _ in range(times):
+                    await grid.core.invoke_core(core_id="core-x")
+
+        asyncio.run(go())
+
+    try:
+        invoke(3)  # events 1..4
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SCAIGRID_")}
+        env |= {
+            "SCAIGRID_TARGET": gateway.target,
+            "SCAIGRID_SERVICE_TOKEN": token,
+            "SCAIGRID_PLAINTEXT": "1",
+        }
+        tail = subprocess.Popen(
+            [sys.executable, "tail_events.py", "core-x", "--limit", "8"],
+            cwd=EXAMPLES,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert tail.stdout is not None
+        lines = [tail.stdout.readline() for _ in range(4)]
+        assert lines[-1].startswith("#4 ")
+        gateway.kill()
+        gateway.start()
+        invoke(4)  # events 5..8, on the restarted gateway
+        out, _ = tail.communicate(timeout=60)
+    finally:
+        gateway.stop()
+    assert tail.returncode == 0, out
+    assert "8 events, sequences 1..8, gapless: True" in out
+    assert "resuming CoreRuntimeService.StreamEvents" in out
