@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 import pathlib
 
-PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "scaigrid_client"
+PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "scaigrid_client"
 # Written by tools (make generate), not by hand.
 GENERATED = {"sync/_clients.py", "sync/_call_loop.py", "enums.py"}
 MAX_FUNCTION, MAX_CLASS, MAX_MODULE = 80, 400, 700
