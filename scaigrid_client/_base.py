@@ -242,9 +242,9 @@ class BaseTransport:
             attempts=state.attempt,
         )
 
-    def closed_error(self, state: CallState) -> errors.CancelledError:
+    def closed_error(self, state: CallState) -> errors.CallCancelledError:
         """For a stream whose client was closed under it."""
-        return errors.CancelledError(
+        return errors.CallCancelledError(
             "the client was closed while the stream was open",
             request_id=state.request_id,
             attempts=state.attempt,
@@ -270,13 +270,13 @@ class BaseTransport:
         if telemetry is None:
             return
         state.telemetry = None
-        if isinstance(error, errors.CancelledError) and self._closed:
+        if isinstance(error, errors.CallCancelledError) and self._closed:
             # the client was closed under the call: the caller's doing
             telemetry.finished(state.attempt, None, cancelled=True)
         elif error is None or isinstance(error, errors.ScaiGridError):
             telemetry.finished(state.attempt, error)
         elif isinstance(error, (GeneratorExit, KeyboardInterrupt)) or type(error).__name__ == (
-            "CancelledError"
+            "CancelledError"  # asyncio's (the sync flavour does not import asyncio)
         ):
             telemetry.finished(state.attempt, None, cancelled=True)  # the caller's doing
         else:  # a bug in a callback (a token function, on_retry): no answer
