@@ -40,7 +40,7 @@ def test_fork_error_is_a_client_state_error() -> None:
     assert issubclass(errors.ForkError, errors.ClientStateError)
     assert issubclass(errors.ForkError, errors.ScaiGridError)
     assert issubclass(errors.ForkError, RuntimeError)
-    copy = pickle.loads(pickle.dumps(errors.ClientClosedError("closed")))
+    copy = pickle.loads(pickle.dumps(errors.ClientClosedError("closed")))  # noqa: S301 - our own bytes
     assert type(copy) is errors.ClientClosedError and str(copy) == "closed"
 
 
