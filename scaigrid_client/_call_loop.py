@@ -202,7 +202,7 @@ class CallLoop(BaseTransport):
         metadata: MetadataArg | None = None,
         resume: Callable[[Req, Resp], Req] | None = None,
         idle_timeout: float | None = None,
-    ) -> ServerStream[Req, Resp]:
+    ) -> ServerStream[Resp]:
         state = self.stream_state(method, timeout, request_id, metadata, idle_timeout)
         return ServerStream(StreamFlow(self, state, request, resume, idle_timeout))
 
@@ -277,7 +277,7 @@ class StreamFlow(flavour.FlowBase[Req, Resp]):
                 transport.outage_continues(state, error)
 
 
-class ServerStream(ServerStreamBase[Req, Resp]):
+class ServerStream(ServerStreamBase[Resp]):
     """An async iterator over a server stream.
 
     Retried like a unary call until its first message; after that, an error
@@ -288,9 +288,9 @@ class ServerStream(ServerStreamBase[Req, Resp]):
     """
 
     __slots__ = ()
-    _flow: StreamFlow[Req, Resp]
+    _flow: StreamFlow[Any, Resp]
 
-    def __init__(self, flow: StreamFlow[Req, Resp]) -> None:
+    def __init__(self, flow: StreamFlow[Any, Resp]) -> None:
         self._flow = flow
         self._messages: AsyncGenerator[Resp, None] | None = None
 
@@ -312,7 +312,7 @@ class ServerStream(ServerStreamBase[Req, Resp]):
     async def __anext__(self) -> Resp:
         return await self.__aiter__().__anext__()
 
-    async def __aenter__(self) -> ServerStream[Req, Resp]:
+    async def __aenter__(self) -> ServerStream[Resp]:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -190,7 +190,7 @@ class CallLoop(BaseTransport):
         metadata: MetadataArg | None = None,
         resume: Callable[[Req, Resp], Req] | None = None,
         idle_timeout: float | None = None,
-    ) -> ServerStream[Req, Resp]:
+    ) -> ServerStream[Resp]:
         state = self.stream_state(method, timeout, request_id, metadata, idle_timeout)
         return ServerStream(StreamFlow(self, state, request, resume, idle_timeout))
 
@@ -265,7 +265,7 @@ class StreamFlow(flavour.FlowBase[Req, Resp]):
                 transport.outage_continues(state, error)
 
 
-class ServerStream(ServerStreamBase[Req, Resp]):
+class ServerStream(ServerStreamBase[Resp]):
     """An iterator over a server stream.
 
     Retried like a unary call until its first message; after that, an error
@@ -276,9 +276,9 @@ class ServerStream(ServerStreamBase[Req, Resp]):
     """
 
     __slots__ = ()
-    _flow: StreamFlow[Req, Resp]
+    _flow: StreamFlow[Any, Resp]
 
-    def __init__(self, flow: StreamFlow[Req, Resp]) -> None:
+    def __init__(self, flow: StreamFlow[Any, Resp]) -> None:
         self._flow = flow
         self._messages: Generator[Resp, None, None] | None = None
 
@@ -291,7 +291,7 @@ class ServerStream(ServerStreamBase[Req, Resp]):
     def __next__(self) -> Resp:
         return self.__iter__().__next__()
 
-    def __enter__(self) -> ServerStream[Req, Resp]:
+    def __enter__(self) -> ServerStream[Resp]:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

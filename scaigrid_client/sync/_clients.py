@@ -170,7 +170,7 @@ class InferenceClient(_Client):
         seed: int | None = None,
         binary_bytes: int | None = None,
         **options: Unpack[StreamOptions],
-    ) -> ServerStream[scaiinfer.InferenceRequest, scaiinfer.StreamInferenceResponse]:
+    ) -> ServerStream[scaiinfer.StreamInferenceResponse]:
         """Stream a chat reply: ``for chunk in ...: chunk.delta.content``.
 
         Retried only before the first chunk. ``binary_bytes=N`` asks for binary
@@ -379,7 +379,7 @@ class CoordinatorClient(_Client):
         after_step: int = 0,
         epoch: str = "",
         **options: Unpack[StreamOptions],
-    ) -> ServerStream[scaimind.StreamMetricsRequest, scaimind.StreamMetricsResponse]:
+    ) -> ServerStream[scaimind.StreamMetricsResponse]:
         """Metric points in step order; ends when the job is terminal.
 
         Resumes by itself after a dropped connection from the last step
@@ -521,7 +521,7 @@ class CoreRuntimeClient(_Client):
         after_sequence: int = 0,
         epoch: str = "",
         **options: Unpack[StreamOptions],
-    ) -> ServerStream[scaicore.StreamEventsRequest, scaicore.StreamEventsResponse]:
+    ) -> ServerStream[scaicore.StreamEventsResponse]:
         """A core's events in sequence order, then live until cancelled.
 
         Resumes by itself after a dropped connection or a gateway restart
