@@ -80,6 +80,14 @@ class Method(Generic[Req, Resp]):
     def __repr__(self) -> str:
         return f"Method({self.path!r})"
 
+    @property
+    def python_name(self) -> str:
+        """The client method's name: AllocateGPUs -> allocate_gpus."""
+        rpc = self.name.rpartition(".")[2]
+        return "".join(
+            f"_{c}" if c.isupper() and i and rpc[i - 1].islower() else c for i, c in enumerate(rpc)
+        ).lower()
+
     def callable_on(self, channel: Any) -> Any:
         """grpc's multi-callable for this RPC on ``channel`` (either stack's)."""
         factory = channel.unary_stream if self.streaming else channel.unary_unary
@@ -159,6 +167,21 @@ class CallState:
         if self.deadline is None:
             return None
         return self.deadline - time.monotonic()
+
+
+UNARY_OPTIONS = ("timeout", "request_id", "metadata", "call_info")
+STREAM_OPTIONS = ("timeout", "request_id", "metadata", "idle_timeout")
+
+
+def unknown_options(method: Method[Any, Any], unknown: Mapping[str, object]) -> TypeError:
+    """The TypeError for keywords neither the method nor its call options
+    know: named from the caller's side, not the transport's."""
+    names = ", ".join(repr(name) for name in sorted(unknown))
+    valid = STREAM_OPTIONS if method.streaming else UNARY_OPTIONS
+    return TypeError(
+        f"{method.python_name}() got an unexpected keyword argument {names}: it takes its "
+        f"own arguments (see help()) and the call options {', '.join(valid)}"
+    )
 
 
 def new_request_id() -> str:

@@ -28,6 +28,7 @@ from scaigrid_client._call import (
     Resp,
     auth_header,
     provider_failed,
+    unknown_options,
 )
 from scaigrid_client._streams import ServerStreamBase
 
@@ -57,7 +58,10 @@ class CallLoop(BaseTransport):
         request_id: str | None = None,
         metadata: MetadataArg | None = None,
         call_info: CallInfo | None = None,
+        **unknown: object,
     ) -> Resp:
+        if unknown:
+            raise unknown_options(method, unknown)
         state = self.new_state(method, timeout, request_id, metadata)
         self.observe(state)
         try:
@@ -190,7 +194,10 @@ class CallLoop(BaseTransport):
         metadata: MetadataArg | None = None,
         resume: Callable[[Req, Resp], Req] | None = None,
         idle_timeout: float | None = None,
+        **unknown: object,
     ) -> ServerStream[Resp]:
+        if unknown:
+            raise unknown_options(method, unknown)
         state = self.stream_state(method, timeout, request_id, metadata, idle_timeout)
         return ServerStream(StreamFlow(self, state, request, resume, idle_timeout))
 
