@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     )
     from scaigrid_client._config import Keepalive, RetryEvent, RetryPolicy, TLSConfig
     from scaigrid_client._grpc_logs import quiet_grpc_logs
+    from scaigrid_client._pager import Pager
     from scaigrid_client._to_dict import to_dict
     from scaigrid_client._transport import CallInfo, ServerStream
 
@@ -65,6 +66,7 @@ _LAZY = {
     "ServerStream": "scaigrid_client._transport",
     "to_dict": "scaigrid_client._to_dict",
     "quiet_grpc_logs": "scaigrid_client._grpc_logs",
+    "Pager": "scaigrid_client._pager",
 }
 
 __all__ = [
@@ -77,6 +79,7 @@ __all__ = [
     "HeartbeatLoop",
     "InferenceClient",
     "Keepalive",
+    "Pager",
     "RetryEvent",
     "RetryPolicy",
     "ScaiGrid",

@@ -36,6 +36,7 @@ from scaigrid_client.sync._clients import (
     InferenceClient,
     ScaiGrid,
 )
+from scaigrid_client.sync._pager import Pager
 from scaigrid_client.sync._transport import HeartbeatLoop, ServerStream
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "HeartbeatLoop",
     "InferenceClient",
     "Keepalive",
+    "Pager",
     "RetryEvent",
     "RetryPolicy",
     "ScaiGrid",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Iterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -57,6 +57,7 @@ from scaigrid_client._methods import (
     enum_value,
     finish_reason,
 )
+from scaigrid_client.sync._pager import Pager
 from scaigrid_client.sync._transport import (
     DEFAULT_KEEPALIVE,
     Channel,
@@ -338,10 +339,10 @@ class CoordinatorClient(_Client):
     def list_jobs(
         self, *, state: EnumArg | None = None, **options: Unpack[CallOptions]
     ) -> list[scaimind.Job]:
-        """Jobs, newest first; ``state=`` (``"running"``, ...) keeps only jobs in that state."""
-        wanted = 0 if state is None else enum_value(state, scaimind.JobState, "state")
-        request = scaimind.ListJobsRequest(state=wanted)  # type: ignore[arg-type]
-        return list((self._transport.unary(LIST_JOBS, request, **options)).jobs)
+        """Jobs, newest first; ``state=`` (``"running"``, ...) keeps only jobs
+        in that state. Every page: a gateway that caps its answers is asked
+        for the next page until the list ends."""
+        return [job for job in self._jobs(state, 0, dict(options))]
 
     def iter_jobs(
         self,
@@ -349,23 +350,20 @@ class CoordinatorClient(_Client):
         state: EnumArg | None = None,
         page_size: int = 100,
         **options: Unpack[CallOptions],
-    ) -> Iterator[scaimind.Job]:
+    ) -> Pager[scaimind.Job]:
         """Jobs, newest first, fetched ``page_size`` at a time: for more jobs
-        than one answer should carry. ``for job in ...``; each page is
-        a call of its own, with its retries and deadline."""
+        than one answer should carry. ``for job in ...``; ``.pages``
+        for the pages; each page is a call of its own, with its retries and
+        deadline."""
+        return self._jobs(state, _at_least(page_size, 1, "page_size"), dict(options))
+
+    def _jobs(
+        self, state: EnumArg | None, page_size: int, options: dict[str, Any]
+    ) -> Pager[scaimind.Job]:
+        """``page_size`` 0: the gateway's own page size."""
         wanted = 0 if state is None else enum_value(state, scaimind.JobState, "state")
-        request = scaimind.ListJobsRequest(
-            state=wanted,  # type: ignore[arg-type]
-            page_size=_at_least(page_size, 1, "page_size"),
-        )
-        while True:
-            page = self._transport.unary(LIST_JOBS, request, **options)
-            for job in page.jobs:
-                yield job
-            if not page.next_page_token:
-                return
-            request.page_token = page.next_page_token
-            options.pop("request_id", None)  # one request id is one call
+        request = scaimind.ListJobsRequest(state=wanted, page_size=page_size)  # type: ignore[arg-type]
+        return Pager(self._transport, LIST_JOBS, request, "jobs", options)
 
     def cancel_job(self, job_id: str, **options: Unpack[CallOptions]) -> scaimind.Job:
         """Stop a queued or running job; returns it CANCELLED. Safe to retry."""
@@ -421,24 +419,22 @@ class ClusterClient(_Client):
         return (self._transport.unary(REGISTER_NODE, request, **options)).node
 
     def list_nodes(self, **options: Unpack[CallOptions]) -> list[scaimind.Node]:
-        """Registered nodes, sorted by id, with their free GPUs."""
-        request = scaimind.ListNodesRequest()
-        return list((self._transport.unary(LIST_NODES, request, **options)).nodes)
+        """Registered nodes, sorted by id, with their free GPUs; every page
+        (a gateway that caps its answers is asked until the list ends)."""
+        return [node for node in self._nodes(0, dict(options))]
 
     def iter_nodes(
         self, *, page_size: int = 100, **options: Unpack[CallOptions]
-    ) -> Iterator[scaimind.Node]:
+    ) -> Pager[scaimind.Node]:
         """Registered nodes, sorted by id, fetched ``page_size`` at a time
-        (``for node in ...``); each page is a call of its own."""
-        request = scaimind.ListNodesRequest(page_size=_at_least(page_size, 1, "page_size"))
-        while True:
-            page = self._transport.unary(LIST_NODES, request, **options)
-            for node in page.nodes:
-                yield node
-            if not page.next_page_token:
-                return
-            request.page_token = page.next_page_token
-            options.pop("request_id", None)  # one request id is one call
+        (``for node in ...``; ``.pages`` for the pages); each page is a
+        call of its own."""
+        return self._nodes(_at_least(page_size, 1, "page_size"), dict(options))
+
+    def _nodes(self, page_size: int, options: dict[str, Any]) -> Pager[scaimind.Node]:
+        """``page_size`` 0: the gateway's own page size."""
+        request = scaimind.ListNodesRequest(page_size=page_size)
+        return Pager(self._transport, LIST_NODES, request, "nodes", options)
 
     def allocate_gpus(
         self, *, job_id: str, count: int, gpu_type: str = "", **options: Unpack[CallOptions]
