@@ -1,0 +1,135 @@
+"""``scaigrid fake``: the bundled fake ScaiGrid, standalone, until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from scaigrid_client._cli._command import Subcommands, add_command
+from scaigrid_client._cli._errors import EXIT_CODES
+
+
+def _port(text: str) -> int:
+    """A port to listen on: 0..65535, 0 picking a free one."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a port; use 0..65535 (0 = pick a free port)"
+        )
+    return port
+
+
+def register(commands: Subcommands) -> None:
+    fake = add_command(
+        commands,
+        "fake",
+        "run the bundled fake ScaiGrid until Ctrl-C",
+        "scaigrid fake --port 50051 --token sgst_dev\n"
+        "  scaigrid fake --tls-dir ./certs   # TLS, with ca.pem/client.pem/client.key written there",
+    )
+    fake.set_defaults(standalone=run)
+    fake.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    fake.add_argument(
+        "--port", type=_port, default=50051, help="port to listen on (50051; 0: a free one)"
+    )
+    fake.add_argument("--token", help="the service token to accept (default: a random one)")
+    fake.add_argument(
+        "--tls-dir",
+        help="serve TLS; read ca.pem, server.pem, server.key, client.pem, client.key "
+        "from this directory, or create them there",
+    )
+    fake.add_argument(
+        "--require-client-cert", action="store_true", help="mTLS: require a client certificate"
+    )
+    fake.add_argument(
+        "--step-interval", type=float, default=0.05, help="seconds per training step (0.05)"
+    )
+    fake.add_argument(
+        "--max-calls",
+        type=int,
+        default=100_000,
+        help="calls kept in the journal, newest first (100000), so memory stays bounded",
+    )
+    fake.add_argument(
+        "--record-responses",
+        action="store_true",
+        help="keep every response message sent in the journal (see the control plane's /calls)",
+    )
+    fake.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="keep the state (cores, events, jobs, nodes, idempotency keys) in DIR, so a "
+        "restarted fake, even after SIGKILL, goes on where it stopped; without it every "
+        "start is a new history",
+    )
+    fake.add_argument(
+        "--control-port",
+        type=_port,
+        help="also serve the HTTP control plane (faults, journal, reset) on this port; "
+        "0 picks a free one (see docs/testing.md)",
+    )
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Serve until SIGINT or SIGTERM; its own errors, as it calls no gateway."""
+    if args.require_client_cert and args.tls_dir is None:
+        parser.error("--require-client-cert needs --tls-dir")
+    try:
+        return asyncio.run(_serve(args))
+    except OSError as exc:  # the port is taken, or the address is not ours
+        sys.stderr.write(f"scaigrid: error: {exc}\n")
+        return EXIT_CODES["fake could not listen"]
+    except KeyboardInterrupt:  # pragma: no cover - the fake handles SIGINT itself
+        return EXIT_CODES["interrupted (Ctrl-C)"]
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from scaigrid_client.testing import FakeScaiGrid
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    fake = FakeScaiGrid(
+        host=args.host,
+        port=args.port,
+        token=args.token,
+        tls=args.tls_dir is not None,
+        require_client_cert=args.require_client_cert,
+        tls_dir=args.tls_dir,
+        step_interval=args.step_interval,
+        max_calls=args.max_calls,
+        record_responses=args.record_responses,
+        state_dir=args.state_dir,
+    )
+    async with fake:
+        control = None
+        if args.control_port is not None:
+            from scaigrid_client.testing._control import ControlServer
+
+            try:
+                control = ControlServer(fake, args.host, args.control_port).start()
+            except OSError as exc:
+                raise OSError(
+                    f"--control-port: cannot listen on {args.host}:{args.control_port} "
+                    f"({exc.strerror or exc})"
+                ) from None
+        print(f"target: {fake.target}", flush=True)
+        print(f"token: {fake.token}", flush=True)
+        if control is not None:
+            print(f"control: {control.url}", flush=True)
+        if args.tls_dir is not None:
+            print(f"tls: certificates in {args.tls_dir}", flush=True)
+        print("serving; Ctrl-C to stop", file=sys.stderr, flush=True)
+        try:
+            await stop.wait()
+        finally:
+            if control is not None:
+                control.close()
+    print("stopped", file=sys.stderr, flush=True)
+    return 0
