@@ -263,6 +263,14 @@ class BaseTransport:
                 state.attempt, error, None if error is None else pushback(error)
             )
 
+    def attempt_abandoned(self, state: CallState) -> None:
+        """A stream's attempt its reader left (break, cancel(), close()): it
+        ended too, CANCELLED by the caller."""
+        cancelled = errors.CallCancelledError(
+            "the reader left the stream", request_id=state.request_id, attempts=state.attempt
+        )
+        self.attempt_done(state, cancelled)
+
     def call_done(self, state: CallState, error: BaseException | None) -> None:
         """The logical call ended: with ``error``, or None; a stream that
         ended neither normally nor with an error was ended by its caller."""
@@ -272,16 +280,15 @@ class BaseTransport:
         state.telemetry = None
         if isinstance(error, errors.CallCancelledError) and self._closed:
             # the client was closed under the call: the caller's doing
-            telemetry.finished(state.attempt, None, cancelled=True)
+            telemetry.finished(None, cancelled=True)
         elif error is None or isinstance(error, errors.ScaiGridError):
-            telemetry.finished(state.attempt, error)
+            telemetry.finished(error)
         elif isinstance(error, (GeneratorExit, KeyboardInterrupt)) or type(error).__name__ == (
             "CancelledError"  # asyncio's (the sync flavour does not import asyncio)
         ):
-            telemetry.finished(state.attempt, None, cancelled=True)  # the caller's doing
+            telemetry.finished(None, cancelled=True)  # the caller's doing
         else:  # a bug in a callback (a token function, on_retry): no answer
             telemetry.finished(
-                state.attempt,
                 errors.UnknownError(
                     f"ended by {type(error).__name__}", request_id=state.request_id
                 ),

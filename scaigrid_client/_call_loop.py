@@ -226,11 +226,12 @@ class StreamFlow(flavour.FlowBase[Req, Resp]):
         transport.observe(state)
         telemetry = state.telemetry
         ended: BaseException | None = None
+        attempt_open = False  # an attempt started and not yet reported ended
         try:
             while not self.done:
                 call = self.call = await transport.start(state, self.next_request())
                 self.opened = time.monotonic()
-                progressed = False
+                progressed, attempt_open = False, True
                 try:
                     async for message in self.watched(call):
                         if not progressed:
@@ -247,10 +248,11 @@ class StreamFlow(flavour.FlowBase[Req, Resp]):
                         return  # ended by cancel()
                     error: errors.ScaiGridError = failed
                 else:
-                    self.finished, self.call = call, None
+                    self.finished, self.call, attempt_open = call, None, False
                     if telemetry is not None:
                         transport.attempt_done(state, None)
                     return
+                attempt_open = False
                 if telemetry is not None:
                     transport.attempt_done(state, error)
                 # Outside the except clauses, so the typed error is raised
@@ -262,6 +264,8 @@ class StreamFlow(flavour.FlowBase[Req, Resp]):
         finally:
             self.cancel()
             if telemetry is not None:
+                if attempt_open:  # the reader left while it ran
+                    transport.attempt_abandoned(state)
                 if ended is None and self.finished is None:
                     ended = GeneratorExit()  # left early: break, cancel() or close()
                 transport.call_done(state, ended)
