@@ -475,8 +475,8 @@ class CoreRuntimeClient(_Client):
 
     async def invoke_core(
         self,
-        *,
         core_id: str,
+        *,
         payload: bytes | str | Mapping[str, Any] | None = None,
         content_type: str | None = None,
         **options: Unpack[CallOptions],
@@ -508,7 +508,7 @@ class CoreRuntimeClient(_Client):
         return (await self._transport.unary(GET_CORE, request, **options)).instance
 
     async def passivate_core(
-        self, *, core_id: str, **options: Unpack[CallOptions]
+        self, core_id: str, **options: Unpack[CallOptions]
     ) -> scaicore.CoreInstance:
         """Move an active instance to storage; returns it PASSIVATED.
 
@@ -518,7 +518,7 @@ class CoreRuntimeClient(_Client):
         return (await self._transport.unary(PASSIVATE_CORE, request, **options)).instance
 
     async def restore_core(
-        self, *, core_id: str, **options: Unpack[CallOptions]
+        self, core_id: str, **options: Unpack[CallOptions]
     ) -> scaicore.CoreInstance:
         """Bring a passivated instance back; returns it ACTIVE.
 

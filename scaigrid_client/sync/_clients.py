@@ -458,8 +458,8 @@ class CoreRuntimeClient(_Client):
 
     def invoke_core(
         self,
-        *,
         core_id: str,
+        *,
         payload: bytes | str | Mapping[str, Any] | None = None,
         content_type: str | None = None,
         **options: Unpack[CallOptions],
@@ -491,7 +491,7 @@ class CoreRuntimeClient(_Client):
         return (self._transport.unary(GET_CORE, request, **options)).instance
 
     def passivate_core(
-        self, *, core_id: str, **options: Unpack[CallOptions]
+        self, core_id: str, **options: Unpack[CallOptions]
     ) -> scaicore.CoreInstance:
         """Move an active instance to storage; returns it PASSIVATED.
 
@@ -501,7 +501,7 @@ class CoreRuntimeClient(_Client):
         return (self._transport.unary(PASSIVATE_CORE, request, **options)).instance
 
     def restore_core(
-        self, *, core_id: str, **options: Unpack[CallOptions]
+        self, core_id: str, **options: Unpack[CallOptions]
     ) -> scaicore.CoreInstance:
         """Bring a passivated instance back; returns it ACTIVE.
 
