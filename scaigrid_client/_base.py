@@ -147,6 +147,7 @@ class BaseTransport:
         timeout: float | NotGiven | None,
         request_id: str | None,
         metadata: MetadataArg | None,
+        retry: RetryPolicy | None = None,
         use_default: bool = True,
     ) -> CallState:
         if request_id is None:
@@ -166,7 +167,11 @@ class BaseTransport:
                     f"timeout: must be a positive number of seconds or None, got {timeout!r}"
                 )
             is_default = False
-        return CallState(method, request_id, timeout, is_default, validate_metadata(metadata))
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise TypeError(f"retry: expected a RetryPolicy or None, got {type(retry).__name__}")
+        state = CallState(method, request_id, timeout, is_default, validate_metadata(metadata))
+        state.policy = retry
+        return state
 
     def stream_state(
         self,
@@ -174,6 +179,7 @@ class BaseTransport:
         timeout: float | NotGiven | None,
         request_id: str | None,
         metadata: MetadataArg | None,
+        retry: RetryPolicy | None,
         idle_timeout: float | None,
     ) -> CallState:
         if idle_timeout is not None and not idle_timeout > 0:
@@ -182,7 +188,7 @@ class BaseTransport:
             )
         # The client's default timeout is for unary calls: a stream that tails
         # events for hours gets a deadline only from its own timeout=.
-        return self.new_state(method, timeout, request_id, metadata, use_default=False)
+        return self.new_state(method, timeout, request_id, metadata, retry, use_default=False)
 
     def metadata(self, state: CallState, auth: tuple[str, str]) -> Metadata:
         if self._warn_plaintext:
@@ -227,7 +233,7 @@ class BaseTransport:
         attempt, or raise ``error`` when they are used up."""
         if self._closed:
             raise self.closed_error(state)
-        if state.attempt >= self.retry.max_attempts:
+        if state.attempt >= self.retrier.policy_for(state).max_attempts:
             error.attempts = state.attempt
             raise error
         state.attempt += 1

@@ -18,6 +18,7 @@ from google.protobuf import message as _message
 from scaigrid_client import errors
 
 if TYPE_CHECKING:
+    from scaigrid_client._config import RetryPolicy
     from scaigrid_client._telemetry import CallTelemetry
 
 __all__ = [
@@ -137,6 +138,7 @@ class CallState:
         "extra",
         "method",
         "next_delay",
+        "policy",
         "refreshed",
         "request_id",
         "telemetry",
@@ -161,6 +163,7 @@ class CallState:
         self.attempt = 1
         self.refreshed = False  # the one token refresh-and-retry was made
         self.next_delay: float | None = None  # the wait before the next attempt, decided
+        self.policy: RetryPolicy | None = None  # this call's retry=, else the client's
         self.telemetry: CallTelemetry | None = None
 
     def remaining(self) -> float | None:
@@ -169,8 +172,8 @@ class CallState:
         return self.deadline - time.monotonic()
 
 
-UNARY_OPTIONS = ("timeout", "request_id", "metadata", "call_info")
-STREAM_OPTIONS = ("timeout", "request_id", "metadata", "idle_timeout")
+UNARY_OPTIONS = ("timeout", "request_id", "metadata", "retry", "call_info")
+STREAM_OPTIONS = ("timeout", "request_id", "metadata", "retry", "idle_timeout")
 
 
 def unknown_options(method: Method[Any, Any], unknown: Mapping[str, object]) -> TypeError:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from scaigrid_client._call import CallInfo, MetadataArg, Method
+from scaigrid_client._config import RetryPolicy
 from scaigrid_client._messages import scaicore, scaiinfer, scaimind
 from scaigrid_client._to_dict import short_enum_names
 from scaigrid_client.enums import FinishReason
@@ -36,6 +37,9 @@ class CallOptions(TypedDict, total=False):
     and invoke_core)."""
     metadata: MetadataArg
     """Extra metadata to send."""
+    retry: RetryPolicy
+    """This call's retry policy, instead of the client's (the client's retry
+    budget still applies)."""
     call_info: CallInfo
     """Filled with the request id, attempts and metadata when the call succeeds."""
 
@@ -48,6 +52,9 @@ class StreamOptions(TypedDict, total=False):
     """Deadline in seconds for the whole stream; left out or None: none
     (streams run for as long as they are read; see ``idle_timeout``)."""
     metadata: MetadataArg
+    retry: RetryPolicy
+    """This stream's retry policy (retries before its first message, and
+    resumes), instead of the client's."""
     idle_timeout: float
     """Fail (or, for resumable streams, reconnect) after this long without a message."""
 

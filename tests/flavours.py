@@ -90,6 +90,8 @@ class Threaded:
             return attr
         if name.startswith(("stream_", "iter_")):
             return lambda *args, **kwargs: ThreadedStream(attr(*args, **kwargs))
+        if name == "with_options":
+            return lambda *args, **kwargs: Threaded(attr(*args, **kwargs))
         if name == "start_heartbeats":
             return lambda *args, **kwargs: ThreadedLoop(attr(*args, **kwargs))
 

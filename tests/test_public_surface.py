@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import grpc
 import pytest
 
-from scaigrid_client import ServerStream, sync
+from scaigrid_client import RetryEvent, RetryPolicy, ServerStream, errors, sync
 from scaigrid_client.testing import FakeScaiGrid
 from scaigrid_client.v1 import scaicore
 
@@ -27,7 +28,7 @@ async def test_an_unknown_keyword_names_the_method_and_the_options(
         await grid.heartbeat.heartbeat(node_id="n1", gpus=8)
     text = str(info.value)
     assert text.startswith("heartbeat() got an unexpected keyword argument 'gpus'")
-    assert "timeout, request_id, metadata, call_info" in text
+    assert "timeout, request_id, metadata, retry, call_info" in text
     assert "Transport" not in text and "unary" not in text
     with pytest.raises(TypeError, match=r"stream_events\(\) .* 'follow'.*idle_timeout"):
         grid.core.stream_events("c1", follow=True)
@@ -69,3 +70,48 @@ def test_every_id_first_method_takes_its_id_by_position() -> None:
     ]:
         first = list(inspect.signature(method).parameters.values())[1]
         assert (first.name, first.kind) == (name, first.POSITIONAL_OR_KEYWORD), method
+
+
+@pytest.mark.asyncio
+async def test_a_call_takes_its_own_retry_policy(grid: Any, fake: FakeScaiGrid) -> None:
+    fake.fail("InferenceService.ListModels", grpc.StatusCode.UNAVAILABLE, times=2)
+    once = RetryPolicy(max_attempts=1)
+    with pytest.raises(errors.UnavailableError):
+        await grid.inference.list_models(retry=once)
+    seen: list[RetryEvent] = []
+    patient = RetryPolicy(max_attempts=3, initial_backoff=0.01, on_retry=seen.append)
+    assert len(await grid.inference.list_models(retry=patient)) == 3
+    assert [e.attempt for e in seen] == [1]  # the call's own on_retry saw its retry
+    with pytest.raises(TypeError, match="retry: expected a RetryPolicy"):
+        await grid.inference.list_models(retry=3)
+
+
+@pytest.mark.asyncio
+async def test_with_options_shares_the_channel_and_sets_defaults(
+    grid: Any, fake: FakeScaiGrid
+) -> None:
+    tagged = grid.with_options(metadata={"x-team": "search"}, timeout=0.3)
+    assert type(getattr(tagged, "client", tagged)) is type(getattr(grid, "client", grid))
+    await tagged.inference.list_models(metadata={"x-call": "1"})
+    (call,) = fake.calls("InferenceService.ListModels")
+    assert call.metadata["x-team"] == "search" and call.metadata["x-call"] == "1"
+    fake.delay("InferenceService.ListModels", seconds=0.6, times=2)
+    with pytest.raises(errors.DeadlineExceededError, match=r"deadline of 0\.3 s"):
+        await tagged.inference.list_models()
+    await tagged.inference.list_models(timeout=None)  # a call still says otherwise
+    await tagged.close()  # shares the channel: closing it leaves the original open
+    await grid.inference.list_models()
+    assert "x-team" not in fake.calls("InferenceService.ListModels")[-1].metadata
+    with pytest.raises(ValueError, match="timeout: must be a positive"):
+        grid.with_options(timeout=0)
+
+
+def test_constructors_do_not_show_private_keywords() -> None:
+    import inspect
+
+    from scaigrid_client import InferenceClient, ScaiGrid
+
+    for cls in (ScaiGrid, InferenceClient, sync.ScaiGrid):
+        assert not [p for p in inspect.signature(cls).parameters if p.startswith("_")], cls
+    member = inspect.getattr_static(ScaiGrid, "core")
+    assert isinstance(member, property) and "ScaiCore" in (member.__doc__ or "")

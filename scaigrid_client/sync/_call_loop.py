@@ -30,6 +30,7 @@ from scaigrid_client._call import (
     provider_failed,
     unknown_options,
 )
+from scaigrid_client._config import RetryPolicy
 from scaigrid_client._streams import ServerStreamBase
 
 __all__ = ["CallLoop", "ServerStream"]
@@ -57,12 +58,13 @@ class CallLoop(BaseTransport):
         timeout: float | NotGiven | None = NOT_GIVEN,
         request_id: str | None = None,
         metadata: MetadataArg | None = None,
+        retry: RetryPolicy | None = None,
         call_info: CallInfo | None = None,
         **unknown: object,
     ) -> Resp:
         if unknown:
             raise unknown_options(method, unknown)
-        state = self.new_state(method, timeout, request_id, metadata)
+        state = self.new_state(method, timeout, request_id, metadata, retry)
         self.observe(state)
         try:
             response: Resp = self._call(state, request, call_info)
@@ -192,13 +194,14 @@ class CallLoop(BaseTransport):
         timeout: float | NotGiven | None = NOT_GIVEN,
         request_id: str | None = None,
         metadata: MetadataArg | None = None,
+        retry: RetryPolicy | None = None,
         resume: Callable[[Req, Resp], Req] | None = None,
         idle_timeout: float | None = None,
         **unknown: object,
     ) -> ServerStream[Resp]:
         if unknown:
             raise unknown_options(method, unknown)
-        state = self.stream_state(method, timeout, request_id, metadata, idle_timeout)
+        state = self.stream_state(method, timeout, request_id, metadata, retry, idle_timeout)
         return ServerStream(StreamFlow(self, state, request, resume, idle_timeout))
 
 
