@@ -1,9 +1,10 @@
 """The fake gateway's RPCs: domain logic only.
 
 Auth, faults, delays, the journal, idempotency and error trailers are done
-once, around every RPC, in `_server`. Unary RPCs here are
+once, around every RPC, in `_dispatch`. Unary RPCs here are
 ``async (fake, request) -> response``; server streams are async generators
 ``(fake, request, stream) -> responses`` that check ``stream.dropped``.
+``fake`` is a `Gateway`: the running fake, as far as an RPC needs it.
 """
 
 from __future__ import annotations
@@ -12,15 +13,25 @@ import asyncio
 import base64
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from scaigrid_client._messages import scaicore, scaiinfer, scaimind
-from scaigrid_client.testing._state import TERMINAL_JOB_STATES, FakeError, invalid
-
-if TYPE_CHECKING:
-    from scaigrid_client.testing._server import FakeScaiGrid, _Stream
+from scaigrid_client.testing._errors import FakeError, invalid
+from scaigrid_client.testing._faults import OpenStream
+from scaigrid_client.testing._state._backend import FakeBackend
+from scaigrid_client.testing._state._coordinator import TERMINAL_JOB_STATES
 
 _T = TypeVar("_T")
+
+
+class Gateway(Protocol):
+    """What an RPC sees of the fake (FakeScaiGrid is one)."""
+
+    @property
+    def backend(self) -> FakeBackend: ...
+
+    token_interval: float
+
 
 RPCS: dict[str, Callable[..., Any]] = {}
 
@@ -33,14 +44,14 @@ def rpc(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return register
 
 
-def _check_dropped(stream: _Stream) -> None:
+def _check_dropped(stream: OpenStream) -> None:
     if stream.dropped is not None:
         raise stream.dropped
 
 
 async def _replay_and_follow(
-    fake: FakeScaiGrid,
-    stream: _Stream,
+    fake: Gateway,
+    stream: OpenStream,
     items: Sequence[_T],
     after: int,
     finished: Callable[[], bool] = lambda: False,
@@ -52,7 +63,7 @@ async def _replay_and_follow(
     sent = after
     while True:
         _check_dropped(stream)
-        changed = backend.changed()
+        changed = backend.ledger.changed()
         while sent < len(items):
             yield items[sent]
             sent += 1
@@ -66,14 +77,16 @@ async def _replay_and_follow(
 
 @rpc("InferenceService.ListModels")
 async def list_models(
-    fake: FakeScaiGrid, request: scaiinfer.ListModelsRequest
+    fake: Gateway, request: scaiinfer.ListModelsRequest
 ) -> scaiinfer.ListModelsResponse:
-    return scaiinfer.ListModelsResponse(models=fake.backend.list_models(request.capability))
+    return scaiinfer.ListModelsResponse(
+        models=fake.backend.inference.list_models(request.capability)
+    )
 
 
 @rpc("InferenceService.StreamInference")
 async def stream_inference(
-    fake: FakeScaiGrid, request: scaiinfer.InferenceRequest, stream: _Stream
+    fake: Gateway, request: scaiinfer.InferenceRequest, stream: OpenStream
 ) -> AsyncIterator[scaiinfer.StreamInferenceResponse]:
     backend = fake.backend
     completion_id = "cmpl-" + secrets.token_hex(8)
@@ -81,7 +94,7 @@ async def stream_inference(
     index = 0
     if request.response_format == scaiinfer.RESPONSE_FORMAT_BINARY:
         total = 0
-        for data in backend.binary_chunks(request):
+        for data in backend.inference.binary_chunks(request):
             _check_dropped(stream)
             yield chunk(id=completion_id, index=index, data=data, model=request.model)
             index += 1
@@ -95,7 +108,7 @@ async def stream_inference(
             usage=usage,
         )
         return
-    tokens, finish, prompt_tokens = backend.reply(request)
+    tokens, finish, prompt_tokens = backend.inference.reply(request)
     interval = fake.token_interval
     for token in tokens:
         _check_dropped(stream)
@@ -120,8 +133,8 @@ async def stream_inference(
 
 
 @rpc("InferenceService.Infer")
-async def infer(fake: FakeScaiGrid, request: scaiinfer.InferRequest) -> scaiinfer.InferResponse:
-    tokens, finish, prompt_tokens = fake.backend.reply(request)
+async def infer(fake: Gateway, request: scaiinfer.InferRequest) -> scaiinfer.InferResponse:
+    tokens, finish, prompt_tokens = fake.backend.inference.reply(request)
     return scaiinfer.InferResponse(
         id="cmpl-" + secrets.token_hex(8),
         model=request.model,
@@ -136,15 +149,15 @@ async def infer(fake: FakeScaiGrid, request: scaiinfer.InferRequest) -> scaiinfe
 
 
 @rpc("InferenceService.Embed")
-async def embed(fake: FakeScaiGrid, request: scaiinfer.EmbedRequest) -> scaiinfer.EmbedResponse:
-    return fake.backend.embed(request)
+async def embed(fake: Gateway, request: scaiinfer.EmbedRequest) -> scaiinfer.EmbedResponse:
+    return fake.backend.inference.embed(request)
 
 
 @rpc("HeartbeatService.Heartbeat")
 async def heartbeat(
-    fake: FakeScaiGrid, request: scaiinfer.HeartbeatRequest
+    fake: Gateway, request: scaiinfer.HeartbeatRequest
 ) -> scaiinfer.HeartbeatResponse:
-    return fake.backend.heartbeat(request)
+    return fake.backend.heartbeat.heartbeat(request)
 
 
 # -- scaimind.v1 --------------------------------------------------------------------
@@ -152,14 +165,14 @@ async def heartbeat(
 
 @rpc("CoordinatorService.SubmitJob")
 async def submit_job(
-    fake: FakeScaiGrid, request: scaimind.SubmitJobRequest
+    fake: Gateway, request: scaimind.SubmitJobRequest
 ) -> scaimind.SubmitJobResponse:
-    return scaimind.SubmitJobResponse(job=fake.backend.submit_job(request))
+    return scaimind.SubmitJobResponse(job=fake.backend.coordinator.submit_job(request))
 
 
 @rpc("CoordinatorService.GetJob")
-async def get_job(fake: FakeScaiGrid, request: scaimind.GetJobRequest) -> scaimind.GetJobResponse:
-    return scaimind.GetJobResponse(job=fake.backend.job(request.job_id).job)
+async def get_job(fake: Gateway, request: scaimind.GetJobRequest) -> scaimind.GetJobResponse:
+    return scaimind.GetJobResponse(job=fake.backend.coordinator.job(request.job_id).job)
 
 
 _MAX_PAGE = 1000
@@ -199,12 +212,10 @@ def _page(
 
 
 @rpc("CoordinatorService.ListJobs")
-async def list_jobs(
-    fake: FakeScaiGrid, request: scaimind.ListJobsRequest
-) -> scaimind.ListJobsResponse:
+async def list_jobs(fake: Gateway, request: scaimind.ListJobsRequest) -> scaimind.ListJobsResponse:
     jobs = [
         entry.job
-        for entry in reversed(fake.backend.jobs.values())
+        for entry in reversed(fake.backend.coordinator.jobs.values())
         if request.state == scaimind.JOB_STATE_UNSPECIFIED or entry.job.state == request.state
     ]
     page, token = _page(
@@ -215,17 +226,17 @@ async def list_jobs(
 
 @rpc("CoordinatorService.CancelJob")
 async def cancel_job(
-    fake: FakeScaiGrid, request: scaimind.CancelJobRequest
+    fake: Gateway, request: scaimind.CancelJobRequest
 ) -> scaimind.CancelJobResponse:
-    return scaimind.CancelJobResponse(job=fake.backend.cancel_job(request.job_id))
+    return scaimind.CancelJobResponse(job=fake.backend.coordinator.cancel_job(request.job_id))
 
 
 @rpc("CoordinatorService.StreamMetrics")
 async def stream_metrics(
-    fake: FakeScaiGrid, request: scaimind.StreamMetricsRequest, stream: _Stream
+    fake: Gateway, request: scaimind.StreamMetricsRequest, stream: OpenStream
 ) -> AsyncIterator[scaimind.StreamMetricsResponse]:
-    fake.backend.check_epoch(request.epoch, "after_step")
-    entry = fake.backend.job(request.job_id)
+    fake.backend.ledger.check_epoch(request.epoch, "after_step")
+    entry = fake.backend.coordinator.job(request.job_id)
     points = _replay_and_follow(
         fake,
         stream,
@@ -239,16 +250,16 @@ async def stream_metrics(
 
 @rpc("ClusterService.RegisterNode")
 async def register_node(
-    fake: FakeScaiGrid, request: scaimind.RegisterNodeRequest
+    fake: Gateway, request: scaimind.RegisterNodeRequest
 ) -> scaimind.RegisterNodeResponse:
-    return scaimind.RegisterNodeResponse(node=fake.backend.register_node(request))
+    return scaimind.RegisterNodeResponse(node=fake.backend.cluster.register_node(request))
 
 
 @rpc("ClusterService.ListNodes")
 async def list_nodes(
-    fake: FakeScaiGrid, request: scaimind.ListNodesRequest
+    fake: Gateway, request: scaimind.ListNodesRequest
 ) -> scaimind.ListNodesResponse:
-    nodes = [fake.backend.nodes[k] for k in sorted(fake.backend.nodes)]
+    nodes = [fake.backend.cluster.nodes[k] for k in sorted(fake.backend.cluster.nodes)]
     page, token = _page(
         nodes, lambda node: node.node_id, request.page_size, request.page_token, "nodes"
     )
@@ -257,16 +268,18 @@ async def list_nodes(
 
 @rpc("ClusterService.AllocateGPUs")
 async def allocate_gpus(
-    fake: FakeScaiGrid, request: scaimind.AllocateGPUsRequest
+    fake: Gateway, request: scaimind.AllocateGPUsRequest
 ) -> scaimind.AllocateGPUsResponse:
-    return scaimind.AllocateGPUsResponse(allocation=fake.backend.allocate_gpus(request))
+    return scaimind.AllocateGPUsResponse(allocation=fake.backend.cluster.allocate_gpus(request))
 
 
 @rpc("ClusterService.ReleaseGPUs")
 async def release_gpus(
-    fake: FakeScaiGrid, request: scaimind.ReleaseGPUsRequest
+    fake: Gateway, request: scaimind.ReleaseGPUsRequest
 ) -> scaimind.ReleaseGPUsResponse:
-    return scaimind.ReleaseGPUsResponse(allocation=fake.backend.release_gpus(request.allocation_id))
+    return scaimind.ReleaseGPUsResponse(
+        allocation=fake.backend.cluster.release_gpus(request.allocation_id)
+    )
 
 
 # -- scaicore.v1 ----------------------------------------------------------------------
@@ -274,38 +287,42 @@ async def release_gpus(
 
 @rpc("CoreRuntimeService.InvokeCore")
 async def invoke_core(
-    fake: FakeScaiGrid, request: scaicore.InvokeCoreRequest
+    fake: Gateway, request: scaicore.InvokeCoreRequest
 ) -> scaicore.InvokeCoreResponse:
-    return fake.backend.invoke_core(request)
+    return fake.backend.core_runtime.invoke_core(request)
 
 
 @rpc("CoreRuntimeService.GetCore")
-async def get_core(
-    fake: FakeScaiGrid, request: scaicore.GetCoreRequest
-) -> scaicore.GetCoreResponse:
-    return scaicore.GetCoreResponse(instance=fake.backend.core(request.core_id).instance)
+async def get_core(fake: Gateway, request: scaicore.GetCoreRequest) -> scaicore.GetCoreResponse:
+    return scaicore.GetCoreResponse(
+        instance=fake.backend.core_runtime.core(request.core_id).instance
+    )
 
 
 @rpc("CoreRuntimeService.PassivateCore")
 async def passivate_core(
-    fake: FakeScaiGrid, request: scaicore.PassivateCoreRequest
+    fake: Gateway, request: scaicore.PassivateCoreRequest
 ) -> scaicore.PassivateCoreResponse:
-    return scaicore.PassivateCoreResponse(instance=fake.backend.passivate_core(request.core_id))
+    return scaicore.PassivateCoreResponse(
+        instance=fake.backend.core_runtime.passivate_core(request.core_id)
+    )
 
 
 @rpc("CoreRuntimeService.RestoreCore")
 async def restore_core(
-    fake: FakeScaiGrid, request: scaicore.RestoreCoreRequest
+    fake: Gateway, request: scaicore.RestoreCoreRequest
 ) -> scaicore.RestoreCoreResponse:
-    return scaicore.RestoreCoreResponse(instance=fake.backend.restore_core(request.core_id))
+    return scaicore.RestoreCoreResponse(
+        instance=fake.backend.core_runtime.restore_core(request.core_id)
+    )
 
 
 @rpc("CoreRuntimeService.StreamEvents")
 async def stream_events(
-    fake: FakeScaiGrid, request: scaicore.StreamEventsRequest, stream: _Stream
+    fake: Gateway, request: scaicore.StreamEventsRequest, stream: OpenStream
 ) -> AsyncIterator[scaicore.StreamEventsResponse]:
-    fake.backend.check_epoch(request.epoch, "after_sequence")
-    core = fake.backend.core(request.core_id)
+    fake.backend.ledger.check_epoch(request.epoch, "after_sequence")
+    core = fake.backend.core_runtime.core(request.core_id)
     async for event in _replay_and_follow(fake, stream, core.events, request.after_sequence):
         yield event
 

@@ -1,0 +1,61 @@
+"""A RetryPolicy and a ScaiGrid client made for tests against the fake:
+the default's attempts and statuses, with millisecond waits."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Collection
+from typing import Any, TypedDict
+
+import grpc
+from typing_extensions import Unpack
+
+from scaigrid_client._clients import ScaiGrid
+from scaigrid_client._config import RetryEvent, RetryPolicy, TLSConfig
+
+__all__ = ["RetryOverrides", "client_for_tests", "retry_policy_for_tests"]
+
+
+class RetryOverrides(TypedDict, total=False):
+    """Fields of RetryPolicy that ``FakeScaiGrid.retry_policy`` takes."""
+
+    max_attempts: int
+    initial_backoff: float
+    max_backoff: float
+    multiplier: float
+    jitter: float
+    retry_on: Collection[grpc.StatusCode]
+    on_retry: Callable[[RetryEvent], object] | None
+    budget_max_tokens: float
+    budget_token_ratio: float
+
+
+# Retries as the default policy makes them (same attempts and statuses), but
+# waiting milliseconds, and with a budget injected faults do not trip: the
+# largest bucket, and each success refunds a whole token.
+_TEST_RETRY = RetryOverrides(
+    initial_backoff=0.01, max_backoff=0.05, budget_max_tokens=1000.0, budget_token_ratio=1.0
+)
+
+
+def retry_policy_for_tests(**overrides: Unpack[RetryOverrides]) -> RetryPolicy:
+    fields = RetryOverrides(**_TEST_RETRY)
+    if "initial_backoff" in overrides and "max_backoff" not in overrides:
+        # A longer first wait raises the cap with it rather than failing.
+        fields["max_backoff"] = max(_TEST_RETRY["max_backoff"], overrides["initial_backoff"])
+    return dataclasses.replace(RetryPolicy(**fields), **overrides)
+
+
+def client_for_tests(
+    target: str, token: str, tls: TLSConfig | bool, overrides: dict[str, Any]
+) -> ScaiGrid:
+    """A ScaiGrid with these and the test retry policy; ``overrides`` are
+    ScaiGrid keywords that replace any of them (``target`` too)."""
+    options: dict[str, Any] = {
+        "target": target,
+        "token": token,
+        "tls": tls,
+        "retry": retry_policy_for_tests(),
+    }
+    options.update(overrides)
+    return ScaiGrid(**options)
