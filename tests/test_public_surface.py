@@ -115,3 +115,15 @@ def test_constructors_do_not_show_private_keywords() -> None:
         assert not [p for p in inspect.signature(cls).parameters if p.startswith("_")], cls
     member = inspect.getattr_static(ScaiGrid, "core")
     assert isinstance(member, property) and "ScaiCore" in (member.__doc__ or "")
+
+
+def test_the_types_in_public_signatures_are_exported() -> None:
+    import inspect
+
+    from scaigrid_client import types
+    from scaigrid_client.testing import RetryOverrides
+
+    assert {"CallOptions", "StreamOptions", "EnumArg", "TokenSource", "Proxy"} <= set(types.__all__)
+    assert "initial_backoff" in RetryOverrides.__annotations__
+    annotation = str(inspect.signature(sync.ScaiGrid).parameters["proxy"].annotation)
+    assert annotation in types.__all__  # named by what the types module exports

@@ -5,7 +5,7 @@ signature, so that a change to it is seen and made on purpose.
     python tools/api_snapshot.py --check  # exit 1 if it differs from the code
 
 Covered: `scaigrid_client`, `scaigrid_client.sync`, `errors`, `enums`,
-`testing` and the pytest plugin's fixtures. For each class, the public
+`testing`, `types` and the pytest plugin's fixtures. For each class, the public
 methods, properties and attributes it defines itself (not what it inherits
 from the standard library); for each function, its signature as written
 (annotations are strings, so the text is the same on every Python).
@@ -20,6 +20,8 @@ import importlib
 import inspect
 import pathlib
 import sys
+import types
+import typing
 from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -30,6 +32,7 @@ MODULES = (
     "scaigrid_client.errors",
     "scaigrid_client.enums",
     "scaigrid_client.testing",
+    "scaigrid_client.types",
 )
 
 
@@ -38,6 +41,29 @@ def _signature(obj: Any) -> str:
         return str(inspect.signature(obj))
     except (TypeError, ValueError):
         return "(...)"
+
+
+def _type_text(value: Any) -> str:
+    """A type as text, the same on every Python (typing's reprs are not)."""
+    if value is type(None) or value is None:
+        return "None"
+    if isinstance(value, str):
+        return value
+    forward = getattr(value, "__forward_arg__", None)
+    if forward is not None:
+        return str(forward)
+    origin, args = typing.get_origin(value), typing.get_args(value)
+    if origin is typing.Union or origin is types.UnionType:
+        return " | ".join(_type_text(arg) for arg in args)
+    if origin is typing.Literal:
+        return f"Literal[{', '.join(repr(arg) for arg in args)}]"
+    if origin is not None:
+        inner = ", ".join(
+            f"[{', '.join(_type_text(x) for x in a)}]" if isinstance(a, list) else _type_text(a)
+            for a in args
+        )
+        return f"{getattr(origin, '__qualname__', str(origin))}[{inner}]"
+    return str(getattr(value, "__qualname__", value))
 
 
 def _ours(obj: Any) -> bool:
@@ -76,7 +102,7 @@ def _class_lines(name: str, cls: type) -> list[str]:
         for attr, annotation in vars(klass).get("__annotations__", {}).items():
             if not attr.startswith("_") and attr not in seen:
                 seen.add(attr)
-                members[attr] = f"    {attr}: {annotation}"
+                members[attr] = f"    {attr}: {_type_text(annotation)}"
         for attr, value in vars(klass).items():
             if (attr.startswith("_") and attr not in _DUNDERS) or attr in seen:
                 continue
@@ -97,6 +123,8 @@ def _entry(name: str, value: Any) -> list[str]:
         return [f"{kind} {name}{_signature(value)}"]
     if name == "__version__":
         return [f"{name}: str"]  # its value changes with every release, not the API
+    if typing.get_origin(value) is not None:
+        return [f"type {name} = {_type_text(value)}"]
     return [f"{name}: {type(value).__name__} = {value!r}"]
 
 
