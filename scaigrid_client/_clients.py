@@ -55,9 +55,11 @@ from scaigrid_client._methods import (
     STREAM_METRICS,
     SUBMIT_JOB,
     CallOptions,
+    CapabilityArg,
     ChatReply,
-    EnumArg,
+    JobStateArg,
     MessageLike,
+    NodeHealthArg,
     StreamOptions,
     _at_least,
     _epoch,
@@ -246,7 +248,7 @@ class InferenceClient(_Client):
     """Chat (streaming and unary), embeddings and the model catalogue."""
 
     async def list_models(
-        self, *, capability: EnumArg | None = None, **options: Unpack[CallOptions]
+        self, *, capability: CapabilityArg | None = None, **options: Unpack[CallOptions]
     ) -> list[scaiinfer.Model]:
         """The models this token may use, sorted by id; ``capability=``
         (``"chat"``, ``"embeddings"``) keeps only the models that have it."""
@@ -336,7 +338,7 @@ class HeartbeatClient(_Client):
         self,
         *,
         node_id: str,
-        health: EnumArg = scaiinfer.NODE_HEALTH_HEALTHY,
+        health: NodeHealthArg = "healthy",
         loaded_models: Sequence[str] = (),
         gpu_count: int = 0,
         gpu_memory_total_bytes: int = 0,
@@ -436,7 +438,7 @@ class CoordinatorClient(_Client):
         return (await self._unary(GET_JOB, request, options)).job
 
     async def list_jobs(
-        self, *, state: EnumArg | None = None, **options: Unpack[CallOptions]
+        self, *, state: JobStateArg | None = None, **options: Unpack[CallOptions]
     ) -> list[scaimind.Job]:
         """Jobs, newest first; ``state=`` (``"running"``, ...) keeps only jobs
         in that state. Every page: a gateway that caps its answers is asked
@@ -446,7 +448,7 @@ class CoordinatorClient(_Client):
     def iter_jobs(
         self,
         *,
-        state: EnumArg | None = None,
+        state: JobStateArg | None = None,
         page_size: int = 100,
         **options: Unpack[CallOptions],
     ) -> Pager[scaimind.Job]:
@@ -457,7 +459,7 @@ class CoordinatorClient(_Client):
         return self._jobs(state, _at_least(page_size, 1, "page_size"), dict(options))
 
     def _jobs(
-        self, state: EnumArg | None, page_size: int, options: dict[str, Any]
+        self, state: JobStateArg | None, page_size: int, options: dict[str, Any]
     ) -> Pager[scaimind.Job]:
         """``page_size`` 0: the gateway's own page size."""
         wanted = 0 if state is None else enum_value(state, scaimind.JobState, "state")

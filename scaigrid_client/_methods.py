@@ -17,12 +17,26 @@ from scaigrid_client._call import CallInfo, MetadataArg, Method
 from scaigrid_client._config import RetryPolicy
 from scaigrid_client._messages import scaicore, scaiinfer, scaimind
 from scaigrid_client._to_dict import short_enum_names
-from scaigrid_client.enums import FinishReason
+from scaigrid_client.enums import (
+    Capability,
+    CapabilityName,
+    FinishReason,
+    JobState,
+    JobStateName,
+    NodeHealth,
+    NodeHealthName,
+)
 
 MessageLike = Mapping[str, str] | scaiinfer.ChatMessage
 EnumArg = int | str
 """An enum argument: its short name in any case (``"running"``), its full
 proto name (``"JOB_STATE_RUNNING"``), its number or the protobuf value."""
+CapabilityArg = CapabilityName | Capability | int
+"""``capability=``: ``"chat"``, ``"embeddings"``, an `enums.Capability` or its number."""
+JobStateArg = JobStateName | JobState | int
+"""``state=`` of a job: ``"queued"``, ``"running"``, ... or an `enums.JobState`."""
+NodeHealthArg = NodeHealthName | NodeHealth | int
+"""``health=``: ``"healthy"``, ``"degraded"``, ... or an `enums.NodeHealth`."""
 
 
 class CallOptions(TypedDict, total=False):

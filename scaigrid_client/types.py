@@ -10,14 +10,25 @@ from __future__ import annotations
 from scaigrid_client._auth import SyncTokenSource, TokenSource
 from scaigrid_client._call import NOT_GIVEN, MetadataArg, NotGiven
 from scaigrid_client._channel import Proxy
-from scaigrid_client._methods import CallOptions, EnumArg, MessageLike, StreamOptions
+from scaigrid_client._methods import (
+    CallOptions,
+    CapabilityArg,
+    EnumArg,
+    JobStateArg,
+    MessageLike,
+    NodeHealthArg,
+    StreamOptions,
+)
 
 __all__ = [
     "NOT_GIVEN",
     "CallOptions",
+    "CapabilityArg",
     "EnumArg",
+    "JobStateArg",
     "MessageLike",
     "MetadataArg",
+    "NodeHealthArg",
     "NotGiven",
     "Proxy",
     "StreamOptions",
