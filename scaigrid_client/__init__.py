@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     )
     from scaigrid_client._config import Keepalive, RetryEvent, RetryPolicy, TLSConfig
     from scaigrid_client._grpc_logs import quiet_grpc_logs
+    from scaigrid_client._methods import Embeddings
     from scaigrid_client._pager import Pager
     from scaigrid_client._to_dict import to_dict
     from scaigrid_client._transport import CallInfo, ServerStream
@@ -51,6 +52,7 @@ _LAZY = {
     "ScaiKeyTokenProvider": "scaigrid_client._auth",
     "TokenProvider": "scaigrid_client._auth",
     "ChatReply": "scaigrid_client._clients",
+    "Embeddings": "scaigrid_client._methods",
     "ClusterClient": "scaigrid_client._clients",
     "CoordinatorClient": "scaigrid_client._clients",
     "CoreRuntimeClient": "scaigrid_client._clients",
@@ -75,6 +77,7 @@ __all__ = [
     "ClusterClient",
     "CoordinatorClient",
     "CoreRuntimeClient",
+    "Embeddings",
     "HeartbeatClient",
     "HeartbeatLoop",
     "InferenceClient",

@@ -24,6 +24,7 @@ from scaigrid_client import errors
 from scaigrid_client._auth import TokenSource
 from scaigrid_client._call import (
     NOT_GIVEN,
+    CallInfo,
     MetadataArg,
     Method,
     NotGiven,
@@ -57,6 +58,7 @@ from scaigrid_client._methods import (
     CallOptions,
     CapabilityArg,
     ChatReply,
+    Embeddings,
     JobStateArg,
     MessageLike,
     NodeHealthArg,
@@ -308,7 +310,8 @@ class InferenceClient(_Client):
         )
         if seed is not None:
             request.seed = _at_least(seed, 0, "seed")
-        response = await self._unary(INFER, request, options)
+        info = options.get("call_info") or CallInfo()
+        response = await self._unary(INFER, request, {**options, "call_info": info})
         return ChatReply(
             content=response.message.content,
             finish_reason=finish_reason(response.finish_reason),
@@ -316,19 +319,26 @@ class InferenceClient(_Client):
             model=response.model,
             id=response.id,
             response=response,
+            request_id=info.request_id or "",
+            attempts=info.attempts,
+            initial_metadata=info.initial_metadata,
+            trailing_metadata=info.trailing_metadata,
         )
 
     async def embed(
         self, *, model: str, inputs: Sequence[str], **options: Unpack[CallOptions]
-    ) -> list[list[float]]:
-        """One embedding vector per input, in input order."""
+    ) -> Embeddings:
+        """One embedding vector per input, in input order: a list of vectors
+        that also carries ``.model``, ``.usage``, ``.indexes`` and
+        ``.request_id``."""
         if isinstance(inputs, str) or not isinstance(inputs, Sequence) or not inputs:
             raise ValueError("inputs: pass a non-empty sequence of str, such as ['hello']")
         for i, text in enumerate(inputs):
             _text(text, f"inputs[{i}]")
         request = scaiinfer.EmbedRequest(model=_text(model, "model"), inputs=list(inputs))
-        response = await self._unary(EMBED, request, options)
-        return [list(e.values) for e in response.embeddings]
+        info = options.get("call_info") or CallInfo()
+        response = await self._unary(EMBED, request, {**options, "call_info": info})
+        return Embeddings.of(response, info)
 
 
 class HeartbeatClient(_Client):

@@ -294,6 +294,40 @@ class ChatReply:
     id: str
     response: scaiinfer.InferResponse
     """The raw response."""
+    request_id: str = ""
+    """The call's ``x-request-id`` (the one every attempt carried)."""
+    attempts: int = 1
+    """Attempts the call took."""
+    initial_metadata: tuple[tuple[str, str | bytes], ...] = ()
+    """The gateway's response headers."""
+    trailing_metadata: tuple[tuple[str, str | bytes], ...] = ()
+    """The gateway's trailers."""
+
+
+class Embeddings(list[list[float]]):
+    """``embed()``'s result: one vector per input, in input order (index it
+    as a list of vectors), with the rest of the response."""
+
+    model: str
+    """The model that produced the vectors."""
+    usage: scaiinfer.Usage
+    """Tokens consumed."""
+    indexes: list[int]
+    """The input position of each vector, as the gateway numbered them."""
+    request_id: str
+    """The call's ``x-request-id``."""
+    response: scaiinfer.EmbedResponse
+    """The raw response."""
+
+    @classmethod
+    def of(cls, response: scaiinfer.EmbedResponse, info: CallInfo) -> Embeddings:
+        result = cls(list(e.values) for e in response.embeddings)
+        result.model = response.model
+        result.usage = response.usage
+        result.indexes = [e.index for e in response.embeddings]
+        result.request_id = info.request_id or ""
+        result.response = response
+        return result
 
 
 def finish_reason(number: int) -> FinishReason | int:

@@ -160,3 +160,20 @@ def test_mypy_strict_catches_typos_in_user_code(tmp_path: Any) -> None:
     assert status == 1 and len(errors_found) == 2, out
     assert '"Job" has no attribute "stat"' in errors_found[0]
     assert "user.py:8:" in errors_found[1] and "runing" in errors_found[1]
+
+
+@pytest.mark.asyncio
+async def test_sdk_shaped_results_keep_the_response_and_the_request_id(grid: Any) -> None:
+    hello = [{"role": "user", "content": "hello"}]
+    reply = await grid.inference.infer(
+        model="scailabs/poolnoodle-omni", messages=hello, request_id="req-infer-1"
+    )
+    assert reply.request_id == "req-infer-1" and reply.attempts == 1
+    assert reply.content == reply.response.message.content
+    vectors = await grid.inference.embed(
+        model="scailabs/poolnoodle-omni", inputs=["a", "bb"], request_id="req-embed-1"
+    )
+    assert len(vectors) == 2 and isinstance(vectors[1][0], float)  # still a list of vectors
+    assert vectors.indexes == [0, 1] and vectors.model == "scailabs/poolnoodle-omni"
+    assert vectors.usage.prompt_tokens > 0 and vectors.request_id == "req-embed-1"
+    assert [list(e.values) for e in vectors.response.embeddings] == list(vectors)

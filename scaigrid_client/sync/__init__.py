@@ -26,7 +26,7 @@ from scaigrid_client._auth import (
 )
 from scaigrid_client._call import CallInfo
 from scaigrid_client._config import Keepalive, RetryEvent, RetryPolicy, TLSConfig
-from scaigrid_client._methods import ChatReply
+from scaigrid_client._methods import ChatReply, Embeddings
 from scaigrid_client._to_dict import to_dict
 from scaigrid_client.sync._clients import (
     ClusterClient,
@@ -45,6 +45,7 @@ __all__ = [
     "ClusterClient",
     "CoordinatorClient",
     "CoreRuntimeClient",
+    "Embeddings",
     "HeartbeatClient",
     "HeartbeatLoop",
     "InferenceClient",
