@@ -5,12 +5,13 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 GEN := scaigrid_client/_gen
-# Written by tools/unasync.py (from _clients.py and _call_loop.py) and tools/gen_enums.py.
-WRITTEN := scaigrid_client/sync/_clients.py scaigrid_client/sync/_call_loop.py scaigrid_client/enums.py
+# Written by tools/unasync.py (from the async source) and tools/gen_enums.py.
+WRITTEN := scaigrid_client/sync/_clients.py scaigrid_client/sync/_call_loop.py \
+	scaigrid_client/sync/_pager.py scaigrid_client/enums.py
 # What `buf breaking` compares against: the previous commit of main.
 BREAKING_AGAINST ?= HEAD~1
 
-.PHONY: venv generate check-generated format lint typecheck breaking test matrix matrix-prepare demo bench clean
+.PHONY: venv generate check-generated format lint typecheck breaking test matrix matrix-prepare demo bench clean api
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,6 +58,11 @@ format: venv
 
 typecheck: venv
 	$(BIN)/mypy
+
+# The public API snapshot (docs/public-api.txt): rewrite it after a change
+# made on purpose; tests/test_api_snapshot.py fails while it differs.
+api: venv
+	$(PY) tools/api_snapshot.py
 
 # v1 must never break; a breaking change is a new v2 package.
 breaking: venv

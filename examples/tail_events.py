@@ -27,7 +27,7 @@ from scaigrid_client.v1 import scaicore
 async def drive(grid: ScaiGrid, fake: FakeScaiGrid, core_id: str) -> None:
     """Make events happen, and restart the gateway twice while the tail runs."""
     for i in range(1, 100):
-        await grid.core.invoke_core(core_id=core_id, payload={"tick": i})
+        await grid.core.invoke_core(core_id, payload={"tick": i})
         if i in (3, 6):
             fake.drop_streams(grpc.StatusCode.UNAVAILABLE, code="service_draining")
         await asyncio.sleep(0.05)
@@ -37,7 +37,7 @@ async def main(core_id: str, limit: int) -> None:
     async with connect() as (grid, fake):
         driver = None
         if fake is not None:
-            await grid.core.invoke_core(core_id=core_id, payload={"tick": 0})
+            await grid.core.invoke_core(core_id, payload={"tick": 0})
             driver = asyncio.create_task(drive(grid, fake, core_id))
         seen = []
         async with grid.core.stream_events(core_id) as events:

@@ -19,20 +19,9 @@ Errors are in :mod:`scaigrid_client.errors`; the raw stubs in
 from __future__ import annotations
 
 import importlib
-import os
 from typing import TYPE_CHECKING, Any
 
 from scaigrid_client._version import __version__
-
-# grpc-core writes its own log lines to stderr (handshake failures at INFO,
-# key errors at ERROR) in its own format; the SDK raises each such failure
-# as a typed error that says what went wrong, so those lines are off unless
-# the application set GRPC_VERBOSITY itself (docs: README, "Logging"). grpc
-# reads the variable once, when it is imported: an application that imports
-# grpc before this package keeps grpc's default.
-_GRPC_LOGS_SILENCED = "GRPC_VERBOSITY" not in os.environ
-if _GRPC_LOGS_SILENCED:
-    os.environ["GRPC_VERBOSITY"] = "NONE"
 
 if TYPE_CHECKING:
     from scaigrid_client import enums, errors
@@ -48,6 +37,9 @@ if TYPE_CHECKING:
         ScaiGrid,
     )
     from scaigrid_client._config import Keepalive, RetryEvent, RetryPolicy, TLSConfig
+    from scaigrid_client._grpc_logs import quiet_grpc_logs
+    from scaigrid_client._methods import Embeddings
+    from scaigrid_client._pager import Pager
     from scaigrid_client._to_dict import to_dict
     from scaigrid_client._transport import CallInfo, ServerStream
 
@@ -60,6 +52,7 @@ _LAZY = {
     "ScaiKeyTokenProvider": "scaigrid_client._auth",
     "TokenProvider": "scaigrid_client._auth",
     "ChatReply": "scaigrid_client._clients",
+    "Embeddings": "scaigrid_client._methods",
     "ClusterClient": "scaigrid_client._clients",
     "CoordinatorClient": "scaigrid_client._clients",
     "CoreRuntimeClient": "scaigrid_client._clients",
@@ -74,6 +67,8 @@ _LAZY = {
     "CallInfo": "scaigrid_client._transport",
     "ServerStream": "scaigrid_client._transport",
     "to_dict": "scaigrid_client._to_dict",
+    "quiet_grpc_logs": "scaigrid_client._grpc_logs",
+    "Pager": "scaigrid_client._pager",
 }
 
 __all__ = [
@@ -82,10 +77,12 @@ __all__ = [
     "ClusterClient",
     "CoordinatorClient",
     "CoreRuntimeClient",
+    "Embeddings",
     "HeartbeatClient",
     "HeartbeatLoop",
     "InferenceClient",
     "Keepalive",
+    "Pager",
     "RetryEvent",
     "RetryPolicy",
     "ScaiGrid",
@@ -96,6 +93,7 @@ __all__ = [
     "__version__",
     "enums",
     "errors",
+    "quiet_grpc_logs",
     "to_dict",
 ]
 

@@ -147,6 +147,7 @@ class BaseTransport:
         timeout: float | NotGiven | None,
         request_id: str | None,
         metadata: MetadataArg | None,
+        retry: RetryPolicy | None = None,
         use_default: bool = True,
     ) -> CallState:
         if request_id is None:
@@ -166,7 +167,11 @@ class BaseTransport:
                     f"timeout: must be a positive number of seconds or None, got {timeout!r}"
                 )
             is_default = False
-        return CallState(method, request_id, timeout, is_default, validate_metadata(metadata))
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise TypeError(f"retry: expected a RetryPolicy or None, got {type(retry).__name__}")
+        state = CallState(method, request_id, timeout, is_default, validate_metadata(metadata))
+        state.policy = retry
+        return state
 
     def stream_state(
         self,
@@ -174,6 +179,7 @@ class BaseTransport:
         timeout: float | NotGiven | None,
         request_id: str | None,
         metadata: MetadataArg | None,
+        retry: RetryPolicy | None,
         idle_timeout: float | None,
     ) -> CallState:
         if idle_timeout is not None and not idle_timeout > 0:
@@ -182,7 +188,7 @@ class BaseTransport:
             )
         # The client's default timeout is for unary calls: a stream that tails
         # events for hours gets a deadline only from its own timeout=.
-        return self.new_state(method, timeout, request_id, metadata, use_default=False)
+        return self.new_state(method, timeout, request_id, metadata, retry, use_default=False)
 
     def metadata(self, state: CallState, auth: tuple[str, str]) -> Metadata:
         if self._warn_plaintext:
@@ -227,7 +233,7 @@ class BaseTransport:
         attempt, or raise ``error`` when they are used up."""
         if self._closed:
             raise self.closed_error(state)
-        if state.attempt >= self.retry.max_attempts:
+        if state.attempt >= self.retrier.policy_for(state).max_attempts:
             error.attempts = state.attempt
             raise error
         state.attempt += 1
@@ -242,9 +248,9 @@ class BaseTransport:
             attempts=state.attempt,
         )
 
-    def closed_error(self, state: CallState) -> errors.CancelledError:
+    def closed_error(self, state: CallState) -> errors.CallCancelledError:
         """For a stream whose client was closed under it."""
-        return errors.CancelledError(
+        return errors.CallCancelledError(
             "the client was closed while the stream was open",
             request_id=state.request_id,
             attempts=state.attempt,
@@ -263,6 +269,14 @@ class BaseTransport:
                 state.attempt, error, None if error is None else pushback(error)
             )
 
+    def attempt_abandoned(self, state: CallState) -> None:
+        """A stream's attempt its reader left (break, cancel(), close()): it
+        ended too, CANCELLED by the caller."""
+        cancelled = errors.CallCancelledError(
+            "the reader left the stream", request_id=state.request_id, attempts=state.attempt
+        )
+        self.attempt_done(state, cancelled)
+
     def call_done(self, state: CallState, error: BaseException | None) -> None:
         """The logical call ended: with ``error``, or None; a stream that
         ended neither normally nor with an error was ended by its caller."""
@@ -270,18 +284,17 @@ class BaseTransport:
         if telemetry is None:
             return
         state.telemetry = None
-        if isinstance(error, errors.CancelledError) and self._closed:
+        if isinstance(error, errors.CallCancelledError) and self._closed:
             # the client was closed under the call: the caller's doing
-            telemetry.finished(state.attempt, None, cancelled=True)
+            telemetry.finished(None, cancelled=True)
         elif error is None or isinstance(error, errors.ScaiGridError):
-            telemetry.finished(state.attempt, error)
+            telemetry.finished(error)
         elif isinstance(error, (GeneratorExit, KeyboardInterrupt)) or type(error).__name__ == (
-            "CancelledError"
+            "CancelledError"  # asyncio's (the sync flavour does not import asyncio)
         ):
-            telemetry.finished(state.attempt, None, cancelled=True)  # the caller's doing
+            telemetry.finished(None, cancelled=True)  # the caller's doing
         else:  # a bug in a callback (a token function, on_retry): no answer
             telemetry.finished(
-                state.attempt,
                 errors.UnknownError(
                     f"ended by {type(error).__name__}", request_id=state.request_id
                 ),

@@ -18,6 +18,7 @@ from google.protobuf import message as _message
 from scaigrid_client import errors
 
 if TYPE_CHECKING:
+    from scaigrid_client._config import RetryPolicy
     from scaigrid_client._telemetry import CallTelemetry
 
 __all__ = [
@@ -80,6 +81,14 @@ class Method(Generic[Req, Resp]):
     def __repr__(self) -> str:
         return f"Method({self.path!r})"
 
+    @property
+    def python_name(self) -> str:
+        """The client method's name: AllocateGPUs -> allocate_gpus."""
+        rpc = self.name.rpartition(".")[2]
+        return "".join(
+            f"_{c}" if c.isupper() and i and rpc[i - 1].islower() else c for i, c in enumerate(rpc)
+        ).lower()
+
     def callable_on(self, channel: Any) -> Any:
         """grpc's multi-callable for this RPC on ``channel`` (either stack's)."""
         factory = channel.unary_stream if self.streaming else channel.unary_unary
@@ -129,6 +138,7 @@ class CallState:
         "extra",
         "method",
         "next_delay",
+        "policy",
         "refreshed",
         "request_id",
         "telemetry",
@@ -153,12 +163,28 @@ class CallState:
         self.attempt = 1
         self.refreshed = False  # the one token refresh-and-retry was made
         self.next_delay: float | None = None  # the wait before the next attempt, decided
+        self.policy: RetryPolicy | None = None  # this call's retry=, else the client's
         self.telemetry: CallTelemetry | None = None
 
     def remaining(self) -> float | None:
         if self.deadline is None:
             return None
         return self.deadline - time.monotonic()
+
+
+UNARY_OPTIONS = ("timeout", "request_id", "metadata", "retry", "call_info")
+STREAM_OPTIONS = ("timeout", "request_id", "metadata", "retry", "idle_timeout")
+
+
+def unknown_options(method: Method[Any, Any], unknown: Mapping[str, object]) -> TypeError:
+    """The TypeError for keywords neither the method nor its call options
+    know: named from the caller's side, not the transport's."""
+    names = ", ".join(repr(name) for name in sorted(unknown))
+    valid = STREAM_OPTIONS if method.streaming else UNARY_OPTIONS
+    return TypeError(
+        f"{method.python_name}() got an unexpected keyword argument {names}: it takes its "
+        f"own arguments (see help()) and the call options {', '.join(valid)}"
+    )
 
 
 def new_request_id() -> str:

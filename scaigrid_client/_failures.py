@@ -34,13 +34,6 @@ def _closed_at_setup(error: errors.ScaiGridError) -> bool:
     )
 
 
-def _snake(rpc: str) -> str:
-    """AllocateGPUs -> allocate_gpus."""
-    return "".join(
-        f"_{c}" if c.isupper() and i and rpc[i - 1].islower() else c for i, c in enumerate(rpc)
-    ).lower()
-
-
 class FailureDecoder:
     """Decodes one client's failed attempts; remembers whether its gateway
     was ever reached (until then, a closed connection may be a TLS mismatch)."""
@@ -86,8 +79,9 @@ class FailureDecoder:
         elif self._client_timeout is not None:
             source = "the client's default timeout=; pass timeout= to the call to change it"
         else:
-            name = _snake(state.method.name.rpartition(".")[2])
-            source = f"the default deadline of {name}; pass timeout= to change it"
+            source = (
+                f"the default deadline of {state.method.python_name}; pass timeout= to change it"
+            )
         when = {0: "before the first attempt", 1: "after 1 attempt"}.get(
             made, f"after {made} attempts"
         )

@@ -14,14 +14,29 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from scaigrid_client._call import CallInfo, MetadataArg, Method
+from scaigrid_client._config import RetryPolicy
 from scaigrid_client._messages import scaicore, scaiinfer, scaimind
 from scaigrid_client._to_dict import short_enum_names
-from scaigrid_client.enums import FinishReason
+from scaigrid_client.enums import (
+    Capability,
+    CapabilityName,
+    FinishReason,
+    JobState,
+    JobStateName,
+    NodeHealth,
+    NodeHealthName,
+)
 
 MessageLike = Mapping[str, str] | scaiinfer.ChatMessage
 EnumArg = int | str
 """An enum argument: its short name in any case (``"running"``), its full
 proto name (``"JOB_STATE_RUNNING"``), its number or the protobuf value."""
+CapabilityArg = CapabilityName | Capability | int
+"""``capability=``: ``"chat"``, ``"embeddings"``, an `enums.Capability` or its number."""
+JobStateArg = JobStateName | JobState | int
+"""``state=`` of a job: ``"queued"``, ``"running"``, ... or an `enums.JobState`."""
+NodeHealthArg = NodeHealthName | NodeHealth | int
+"""``health=``: ``"healthy"``, ``"degraded"``, ... or an `enums.NodeHealth`."""
 
 
 class CallOptions(TypedDict, total=False):
@@ -36,6 +51,9 @@ class CallOptions(TypedDict, total=False):
     and invoke_core)."""
     metadata: MetadataArg
     """Extra metadata to send."""
+    retry: RetryPolicy
+    """This call's retry policy, instead of the client's (the client's retry
+    budget still applies)."""
     call_info: CallInfo
     """Filled with the request id, attempts and metadata when the call succeeds."""
 
@@ -48,6 +66,9 @@ class StreamOptions(TypedDict, total=False):
     """Deadline in seconds for the whole stream; left out or None: none
     (streams run for as long as they are read; see ``idle_timeout``)."""
     metadata: MetadataArg
+    retry: RetryPolicy
+    """This stream's retry policy (retries before its first message, and
+    resumes), instead of the client's."""
     idle_timeout: float
     """Fail (or, for resumable streams, reconnect) after this long without a message."""
 
@@ -273,6 +294,40 @@ class ChatReply:
     id: str
     response: scaiinfer.InferResponse
     """The raw response."""
+    request_id: str = ""
+    """The call's ``x-request-id`` (the one every attempt carried)."""
+    attempts: int = 1
+    """Attempts the call took."""
+    initial_metadata: tuple[tuple[str, str | bytes], ...] = ()
+    """The gateway's response headers."""
+    trailing_metadata: tuple[tuple[str, str | bytes], ...] = ()
+    """The gateway's trailers."""
+
+
+class Embeddings(list[list[float]]):
+    """``embed()``'s result: one vector per input, in input order (index it
+    as a list of vectors), with the rest of the response."""
+
+    model: str
+    """The model that produced the vectors."""
+    usage: scaiinfer.Usage
+    """Tokens consumed."""
+    indexes: list[int]
+    """The input position of each vector, as the gateway numbered them."""
+    request_id: str
+    """The call's ``x-request-id``."""
+    response: scaiinfer.EmbedResponse
+    """The raw response."""
+
+    @classmethod
+    def of(cls, response: scaiinfer.EmbedResponse, info: CallInfo) -> Embeddings:
+        result = cls(list(e.values) for e in response.embeddings)
+        result.model = response.model
+        result.usage = response.usage
+        result.indexes = [e.index for e in response.embeddings]
+        result.request_id = info.request_id or ""
+        result.response = response
+        return result
 
 
 def finish_reason(number: int) -> FinishReason | int:

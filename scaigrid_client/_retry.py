@@ -118,11 +118,16 @@ class Retrier:
         self.budget = RetryBudget(policy.budget_max_tokens, policy.budget_token_ratio)
         self._target = target  # named in the budget's warning
 
+    def policy_for(self, state: CallState) -> RetryPolicy:
+        """The call's own ``retry=``, else the client's. (The budget is the
+        client's either way: it protects the gateway from all its calls.)"""
+        return state.policy or self.policy
+
     def delay(self, state: CallState, error: errors.ScaiGridError, connected: bool) -> float | None:
         """Seconds to wait before retrying a call that failed with ``error``,
         or None: raise it. ``connected``: whether the failure reached the
         gateway (only those spend the budget)."""
-        policy = self.policy
+        policy = state.policy or self.policy
         if error.status not in policy.retry_on or never_retried(error):
             return None
         # A call that failed because the channel is not connected never
@@ -159,7 +164,7 @@ class Retrier:
         attempts that fail without the link ever working (not
         ``established``) back off and count towards ``max_attempts``.
         """
-        policy = self.policy
+        policy = state.policy or self.policy
         wait = pushback(error)
         if wait is False:
             raise error
@@ -178,14 +183,14 @@ class Retrier:
 
     def outage_wait(self, state: CallState) -> float:
         """How long the next wait for the channel to connect may take."""
-        return self.policy.backoff(state.attempt, random.random())
+        return (state.policy or self.policy).backoff(state.attempt, random.random())
 
     def announce(
         self, state: CallState, error: errors.ScaiGridError, delay: float, resume: bool = False
     ) -> None:
         """Tell the log, telemetry and ``on_retry`` of the retry or resume
         about to be made after attempt ``state.attempt``."""
-        policy = self.policy
+        policy = state.policy or self.policy
         if logger.isEnabledFor(logging.INFO):
             _log_retry(state, error, delay, resume, policy.max_attempts)
         if state.telemetry is not None:

@@ -120,12 +120,13 @@ class StreamFlowBase(Generic[Req, Resp]):
         return delay, resume
 
 
-class ServerStreamBase(Generic[Req, Resp]):
-    """What a server stream offers in both flavours."""
+class ServerStreamBase(Generic[Resp]):
+    """What a server stream offers in both flavours; ``Resp`` is the type
+    of its messages."""
 
     __slots__ = ("_flow", "_messages")
 
-    _flow: StreamFlowBase[Req, Resp]
+    _flow: StreamFlowBase[Any, Resp]
 
     @property
     def request_id(self) -> str:

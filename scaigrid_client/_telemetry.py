@@ -166,6 +166,7 @@ class CallTelemetry:
 
     __slots__ = (
         "attempt_started",
+        "attempts",
         "attributes",
         "bytes",
         "messages",
@@ -185,6 +186,7 @@ class CallTelemetry:
         self.messages = 0
         self.bytes = 0
         self.resumes = 0
+        self.attempts = 0  # attempts ended, every one (a stream's count restarts on progress)
         tracer = _tracer_now()
         self.span = None
         if tracer is not None:
@@ -206,6 +208,7 @@ class CallTelemetry:
 
     def attempt_finished(self, attempt: int, error: Any, pushback: Any) -> None:
         """One attempt ended (a stream's: its connection ended)."""
+        self.attempts += 1
         status = "OK" if error is None else error.status.name
         code = None if error is None else error.code
         ms = (time.perf_counter() - self.attempt_started) * 1000
@@ -255,9 +258,10 @@ class CallTelemetry:
                 },
             )
 
-    def finished(self, attempts: int, error: Any, cancelled: bool = False) -> None:
+    def finished(self, error: Any, cancelled: bool = False) -> None:
         """The logical call ended: with ``error``, or None; ``cancelled``:
         by its caller (not an error, but not OK either: CANCELLED)."""
+        attempts = max(self.attempts, 1)
         code = 1 if cancelled else _code(error)
         instruments = _instruments_now()
         if instruments is not None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import grpc
 
+from scaigrid_client import errors
 from scaigrid_client._auth import TokenProvider, resolve_token
 from scaigrid_client._base import DEFAULT_KEEPALIVE
 from scaigrid_client._call import CallInfo, CallState, MetadataArg, Method
@@ -74,7 +75,7 @@ class Transport(CallLoop):
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            raise RuntimeError(
+            raise errors.NoEventLoopError(
                 "the async clients need a running event loop: await their methods inside "
                 "a coroutine (asyncio.run), or use scaigrid_client.sync for blocking code"
             ) from None
@@ -87,7 +88,7 @@ class Transport(CallLoop):
         check_not_forked()
         with self._lock:
             if self._closed:
-                raise RuntimeError("the client is closed")
+                raise errors.ClientClosedError("the client is closed; make a new one")
             # A loop that has closed took its channel's machinery with it; the
             # channel cannot be closed any more, only let go.
             for gone in [old for old in self._by_loop if old.is_closed()]:
@@ -103,7 +104,7 @@ class Transport(CallLoop):
     def _new_channel(self, loop: asyncio.AbstractEventLoop) -> grpc.aio.Channel:
         if self._given is not None:
             if getattr(self._given, "_loop", loop) is not loop:
-                raise RuntimeError(
+                raise errors.ClientStateError(
                     "the channel passed as channel= belongs to another event loop, and a "
                     "grpc.aio channel works only on its own; create it on this loop, or let "
                     "the client build its channels (one per loop)"
@@ -199,7 +200,14 @@ class HeartbeatLoop:
         self.sent = 0
         self.failed = 0
         self.last: Any = None
-        self._task = asyncio.get_running_loop().create_task(self._run(beat, interval, jitter))
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise errors.NoEventLoopError(
+                "start_heartbeats() of an async client needs a running event loop: call it "
+                "inside a coroutine, or use scaigrid_client.sync for a heartbeat thread"
+            ) from None
+        self._task = loop.create_task(self._run(beat, interval, jitter))
 
     async def _run(
         self, beat: Callable[[HeartbeatLoop], Any], interval: float, jitter: float

@@ -21,7 +21,9 @@ __all__ = [
     "AuthenticationError",
     "BackendUnavailableError",
     "BudgetExceededError",
-    "CancelledError",
+    "CallCancelledError",
+    "ClientClosedError",
+    "ClientStateError",
     "DataLossError",
     "DeadlineExceededError",
     "FailedPreconditionError",
@@ -31,6 +33,7 @@ __all__ = [
     "InternalError",
     "InvalidArgumentError",
     "NameResolutionError",
+    "NoEventLoopError",
     "NotFoundError",
     "OutOfRangeError",
     "PermissionDeniedError",
@@ -244,8 +247,11 @@ class InternalError(ScaiGridError):
     status = grpc.StatusCode.INTERNAL
 
 
-class CancelledError(ScaiGridError):
-    """CANCELLED: the call was cancelled."""
+class CallCancelledError(ScaiGridError):
+    """CANCELLED: the call was cancelled (by the gateway, or by closing the
+    client under it). Not `asyncio.CancelledError`, which cancels a task and
+    is never turned into this. Was ``CancelledError`` before 1.0; that name is
+    a deprecated alias until 1.1."""
 
     status = grpc.StatusCode.CANCELLED
 
@@ -300,11 +306,32 @@ class DataLossError(ScaiGridError):
     status = grpc.StatusCode.DATA_LOSS
 
 
-class ForkError(RuntimeError):
+class ClientStateError(ScaiGridError, RuntimeError):
+    """The client cannot make the call in its present state, and nothing was
+    sent: the subclass says why. Also a ``RuntimeError``, as these were
+    before 1.0. ``status`` is FAILED_PRECONDITION, the status that describes
+    it; ``request_id`` is None."""
+
+    status = grpc.StatusCode.FAILED_PRECONDITION
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ForkError(ClientStateError):
     """This process was forked while its parent had gRPC channels open, and
     gRPC cannot be used in such a child (it would hang). Raised at once by
-    every call; the message names the fixes. Not a ScaiGridError: nothing
-    was sent."""
+    every call; the message names the fixes."""
+
+
+class ClientClosedError(ClientStateError):
+    """The client (or the ScaiGrid facade it belongs to) was closed before
+    this call; make a new one."""
+
+
+class NoEventLoopError(ClientStateError):
+    """An async client's method was called with no running event loop: await
+    it inside a coroutine (``asyncio.run``), or use `scaigrid_client.sync`."""
 
 
 # One class per status; a status not listed (there are none today) gets the base.
@@ -319,7 +346,7 @@ STATUS_CLASSES: dict[grpc.StatusCode, type[ScaiGridError]] = {
         UnavailableError,
         DeadlineExceededError,
         InternalError,
-        CancelledError,
+        CallCancelledError,
         UnknownError,
         FailedPreconditionError,
         AlreadyExistsError,
@@ -509,3 +536,18 @@ def from_rpc_error(
         metadata=metadata,
         attempts=attempts,
     )
+
+
+def __getattr__(name: str) -> Any:
+    # Deprecated names, kept working (with a warning) for one minor release.
+    if name == "CancelledError":
+        import warnings
+
+        warnings.warn(
+            "scaigrid_client.errors.CancelledError is deprecated: use "
+            "errors.CallCancelledError (the name no longer looks like asyncio.CancelledError)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return CallCancelledError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -101,6 +101,24 @@ _SDK_WORDS = re.compile(
 )
 
 
+# The SDK's and the fake's advice that names a keyword: the CLI names its flag.
+_KEYWORD_ADVICE = (
+    ("(timeout= of this call)", "(--timeout)"),
+    ("pass timeout= to the call to change it", "pass --timeout to change it"),
+    ("pass timeout= to change it", "pass --timeout to change it"),
+    ("the client's default timeout=", "--timeout"),
+    ("pass port=0 for a free one", "pass --port 0 for a free one"),
+)
+
+
+def cli_words(text: str) -> str:
+    """``text`` with the SDK's advice in keywords (``timeout=``, ``port=0``)
+    given as the CLI's flags."""
+    for sdk, cli in _KEYWORD_ADVICE:
+        text = text.replace(sdk, cli)
+    return text
+
+
 def _flags_for(text: str, plaintext: str) -> str:
     """``text`` with the SDK's argument names replaced by the CLI's flags;
     ``plaintext`` is what turned TLS off (``--plaintext`` or the variable)."""
@@ -113,7 +131,7 @@ def _flags_for(text: str, plaintext: str) -> str:
             return "/".join(SDK_FLAGS.get(f"TLSConfig.{n}", n) for n in names)
         return plaintext
 
-    return _SDK_WORDS.sub(flag, text)
+    return cli_words(_SDK_WORDS.sub(flag, text))
 
 
 def _usage_text(error: ValueError, plaintext: str) -> str:

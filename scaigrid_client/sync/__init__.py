@@ -26,7 +26,7 @@ from scaigrid_client._auth import (
 )
 from scaigrid_client._call import CallInfo
 from scaigrid_client._config import Keepalive, RetryEvent, RetryPolicy, TLSConfig
-from scaigrid_client._methods import ChatReply
+from scaigrid_client._methods import ChatReply, Embeddings
 from scaigrid_client._to_dict import to_dict
 from scaigrid_client.sync._clients import (
     ClusterClient,
@@ -36,6 +36,7 @@ from scaigrid_client.sync._clients import (
     InferenceClient,
     ScaiGrid,
 )
+from scaigrid_client.sync._pager import Pager
 from scaigrid_client.sync._transport import HeartbeatLoop, ServerStream
 
 __all__ = [
@@ -44,10 +45,12 @@ __all__ = [
     "ClusterClient",
     "CoordinatorClient",
     "CoreRuntimeClient",
+    "Embeddings",
     "HeartbeatClient",
     "HeartbeatLoop",
     "InferenceClient",
     "Keepalive",
+    "Pager",
     "RetryEvent",
     "RetryPolicy",
     "ScaiGrid",

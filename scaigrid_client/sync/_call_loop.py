@@ -28,7 +28,9 @@ from scaigrid_client._call import (
     Resp,
     auth_header,
     provider_failed,
+    unknown_options,
 )
+from scaigrid_client._config import RetryPolicy
 from scaigrid_client._streams import ServerStreamBase
 
 __all__ = ["CallLoop", "ServerStream"]
@@ -56,9 +58,13 @@ class CallLoop(BaseTransport):
         timeout: float | NotGiven | None = NOT_GIVEN,
         request_id: str | None = None,
         metadata: MetadataArg | None = None,
+        retry: RetryPolicy | None = None,
         call_info: CallInfo | None = None,
+        **unknown: object,
     ) -> Resp:
-        state = self.new_state(method, timeout, request_id, metadata)
+        if unknown:
+            raise unknown_options(method, unknown)
+        state = self.new_state(method, timeout, request_id, metadata, retry)
         self.observe(state)
         try:
             response: Resp = self._call(state, request, call_info)
@@ -188,10 +194,14 @@ class CallLoop(BaseTransport):
         timeout: float | NotGiven | None = NOT_GIVEN,
         request_id: str | None = None,
         metadata: MetadataArg | None = None,
+        retry: RetryPolicy | None = None,
         resume: Callable[[Req, Resp], Req] | None = None,
         idle_timeout: float | None = None,
-    ) -> ServerStream[Req, Resp]:
-        state = self.stream_state(method, timeout, request_id, metadata, idle_timeout)
+        **unknown: object,
+    ) -> ServerStream[Resp]:
+        if unknown:
+            raise unknown_options(method, unknown)
+        state = self.stream_state(method, timeout, request_id, metadata, retry, idle_timeout)
         return ServerStream(StreamFlow(self, state, request, resume, idle_timeout))
 
 
@@ -207,11 +217,12 @@ class StreamFlow(flavour.FlowBase[Req, Resp]):
         transport.observe(state)
         telemetry = state.telemetry
         ended: BaseException | None = None
+        attempt_open = False  # an attempt started and not yet reported ended
         try:
             while not self.done:
                 call = self.call = transport.start(state, self.next_request())
                 self.opened = time.monotonic()
-                progressed = False
+                progressed, attempt_open = False, True
                 try:
                     for message in self.watched(call):
                         if not progressed:
@@ -228,10 +239,11 @@ class StreamFlow(flavour.FlowBase[Req, Resp]):
                         return  # ended by cancel()
                     error: errors.ScaiGridError = failed
                 else:
-                    self.finished, self.call = call, None
+                    self.finished, self.call, attempt_open = call, None, False
                     if telemetry is not None:
                         transport.attempt_done(state, None)
                     return
+                attempt_open = False
                 if telemetry is not None:
                     transport.attempt_done(state, error)
                 # Outside the except clauses, so the typed error is raised
@@ -243,6 +255,8 @@ class StreamFlow(flavour.FlowBase[Req, Resp]):
         finally:
             self.cancel()
             if telemetry is not None:
+                if attempt_open:  # the reader left while it ran
+                    transport.attempt_abandoned(state)
                 if ended is None and self.finished is None:
                     ended = GeneratorExit()  # left early: break, cancel() or close()
                 transport.call_done(state, ended)
@@ -265,7 +279,7 @@ class StreamFlow(flavour.FlowBase[Req, Resp]):
                 transport.outage_continues(state, error)
 
 
-class ServerStream(ServerStreamBase[Req, Resp]):
+class ServerStream(ServerStreamBase[Resp]):
     """An iterator over a server stream.
 
     Retried like a unary call until its first message; after that, an error
@@ -276,9 +290,9 @@ class ServerStream(ServerStreamBase[Req, Resp]):
     """
 
     __slots__ = ()
-    _flow: StreamFlow[Req, Resp]
+    _flow: StreamFlow[Any, Resp]
 
-    def __init__(self, flow: StreamFlow[Req, Resp]) -> None:
+    def __init__(self, flow: StreamFlow[Any, Resp]) -> None:
         self._flow = flow
         self._messages: Generator[Resp, None, None] | None = None
 
@@ -291,7 +305,7 @@ class ServerStream(ServerStreamBase[Req, Resp]):
     def __next__(self) -> Resp:
         return self.__iter__().__next__()
 
-    def __enter__(self) -> ServerStream[Req, Resp]:
+    def __enter__(self) -> ServerStream[Resp]:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -11,14 +11,24 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Iterator, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import grpc
 from typing_extensions import Self, Unpack
 
 from scaigrid_client import errors
 from scaigrid_client._auth import SyncTokenSource as TokenSource
+from scaigrid_client._call import (
+    NOT_GIVEN,
+    CallInfo,
+    MetadataArg,
+    Method,
+    NotGiven,
+    Req,
+    Resp,
+    validate_metadata,
+)
 from scaigrid_client._channel import Proxy, parse_proxy, redact_proxy
 from scaigrid_client._config import Keepalive, RetryPolicy, TLSConfig
 from scaigrid_client._messages import scaicore, scaiinfer, scaimind
@@ -43,9 +53,12 @@ from scaigrid_client._methods import (
     STREAM_METRICS,
     SUBMIT_JOB,
     CallOptions,
+    CapabilityArg,
+    Embeddings,
     ChatReply,
-    EnumArg,
+    JobStateArg,
     MessageLike,
+    NodeHealthArg,
     StreamOptions,
     _at_least,
     _epoch,
@@ -57,6 +70,7 @@ from scaigrid_client._methods import (
     enum_value,
     finish_reason,
 )
+from scaigrid_client.sync._pager import Pager
 from scaigrid_client.sync._transport import (
     DEFAULT_KEEPALIVE,
     Channel,
@@ -100,7 +114,6 @@ class _Client:
         compression: grpc.Compression | None = None,
         keepalive: Keepalive | None = DEFAULT_KEEPALIVE,
         proxy: Proxy = None,
-        _transport: Transport | None = None,
     ) -> None:
         proxy = parse_proxy(proxy)
         if proxy and channel is not None:
@@ -109,8 +122,9 @@ class _Client:
                 "the option ('grpc.http_proxy', url) instead"
             )
         self._proxy = proxy
-        self._owns_transport = _transport is None
-        self._transport = _transport or Transport(
+        self._owns_transport = True
+        self._defaults: dict[str, Any] = {}
+        self._transport = Transport(
             target,
             token=token,
             tls=tls,
@@ -131,6 +145,79 @@ class _Client:
             f"tls={self._transport.tls!r}{proxy})"
         )
 
+    @classmethod
+    def _sharing(cls, other: _Client, defaults: dict[str, Any]) -> Self:
+        """A client of this kind on ``other``'s channel, which it does not
+        close, calling with ``defaults`` unless a call says otherwise."""
+        client = cls.__new__(cls)
+        client._proxy = other._proxy
+        client._owns_transport = False
+        client._defaults = defaults
+        client._transport = other._transport
+        return client
+
+    def with_options(
+        self,
+        *,
+        timeout: float | NotGiven | None = NOT_GIVEN,
+        retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        metadata: MetadataArg | NotGiven = NOT_GIVEN,
+    ) -> Self:
+        """This client with other defaults for its calls, on the same channel.
+
+        Args:
+            timeout: the deadline of each unary call that gives none, in
+                seconds; None: no deadline. Streams keep theirs (none).
+            retry: the retry policy of each call that gives none (the retry
+                budget stays the client's).
+            metadata: extra metadata sent with every call, before the
+                call's own.
+
+        Returns:
+            A client of the same kind sharing this one's channel; closing it
+            does not close the channel. Options left out keep this client's.
+
+        Raises:
+            ValueError: an option is invalid (checked here, before any call).
+        """
+        given: dict[str, Any] = {}
+        if not isinstance(timeout, NotGiven):
+            if timeout is not None and not timeout > 0:
+                raise ValueError(
+                    f"timeout: must be a positive number of seconds or None, got {timeout!r}"
+                )
+            given["timeout"] = timeout
+        if not isinstance(retry, NotGiven):
+            if not isinstance(retry, RetryPolicy):
+                raise TypeError(f"retry: expected a RetryPolicy, got {type(retry).__name__}")
+            given["retry"] = retry
+        if not isinstance(metadata, NotGiven):
+            given["metadata"] = (*self._defaults.get("metadata", ()), *validate_metadata(metadata))
+        return self._sharing(self, {**self._defaults, **given})
+
+    def _options(self, options: Mapping[str, Any], stream: bool = False) -> dict[str, Any]:
+        """A call's options over the client's defaults (with_options)."""
+        merged = {k: v for k, v in self._defaults.items() if not (stream and k == "timeout")}
+        if "metadata" in merged and "metadata" in options:
+            merged["metadata"] = (*merged["metadata"], *validate_metadata(options["metadata"]))
+            options = {k: v for k, v in options.items() if k != "metadata"}
+        merged.update(options)
+        return merged
+
+    def _unary(
+        self, method: Method[Req, Resp], request: Req, options: Mapping[str, Any]
+    ) -> Resp:
+        if self._defaults:
+            options = self._options(options)
+        return self._transport.unary(method, request, **options)
+
+    def _stream(
+        self, method: Method[Req, Resp], request: Req, options: Mapping[str, Any], **how: Any
+    ) -> ServerStream[Resp]:
+        if self._defaults:
+            options = self._options(options, stream=True)
+        return self._transport.stream(method, request, **options, **how)
+
     def close(self) -> None:
         """Close the channel, unless it was passed in or is shared by a ScaiGrid."""
         if self._owns_transport:
@@ -148,7 +235,7 @@ class InferenceClient(_Client):
     """Chat (streaming and unary), embeddings and the model catalogue."""
 
     def list_models(
-        self, *, capability: EnumArg | None = None, **options: Unpack[CallOptions]
+        self, *, capability: CapabilityArg | None = None, **options: Unpack[CallOptions]
     ) -> list[scaiinfer.Model]:
         """The models this token may use, sorted by id; ``capability=``
         (``"chat"``, ``"embeddings"``) keeps only the models that have it."""
@@ -156,7 +243,7 @@ class InferenceClient(_Client):
             0 if capability is None else enum_value(capability, scaiinfer.Capability, "capability")
         )
         request = scaiinfer.ListModelsRequest(capability=wanted)  # type: ignore[arg-type]
-        return list((self._transport.unary(LIST_MODELS, request, **options)).models)
+        return list((self._unary(LIST_MODELS, request, options)).models)
 
     def stream_inference(
         self,
@@ -170,7 +257,7 @@ class InferenceClient(_Client):
         seed: int | None = None,
         binary_bytes: int | None = None,
         **options: Unpack[StreamOptions],
-    ) -> ServerStream[scaiinfer.InferenceRequest, scaiinfer.StreamInferenceResponse]:
+    ) -> ServerStream[scaiinfer.StreamInferenceResponse]:
         """Stream a chat reply: ``for chunk in ...: chunk.delta.content``.
 
         Retried only before the first chunk. ``binary_bytes=N`` asks for binary
@@ -186,7 +273,7 @@ class InferenceClient(_Client):
         if binary_bytes is not None:
             request.response_format = scaiinfer.RESPONSE_FORMAT_BINARY
             request.max_output_bytes = _at_least(binary_bytes, 1, "binary_bytes")
-        return self._transport.stream(STREAM_INFERENCE, request, **options)
+        return self._stream(STREAM_INFERENCE, request, options)
 
     def infer(
         self,
@@ -208,7 +295,8 @@ class InferenceClient(_Client):
         )
         if seed is not None:
             request.seed = _at_least(seed, 0, "seed")
-        response = self._transport.unary(INFER, request, **options)
+        info = options.get("call_info") or CallInfo()
+        response = self._unary(INFER, request, {**options, "call_info": info})
         return ChatReply(
             content=response.message.content,
             finish_reason=finish_reason(response.finish_reason),
@@ -216,19 +304,26 @@ class InferenceClient(_Client):
             model=response.model,
             id=response.id,
             response=response,
+            request_id=info.request_id or "",
+            attempts=info.attempts,
+            initial_metadata=info.initial_metadata,
+            trailing_metadata=info.trailing_metadata,
         )
 
     def embed(
         self, *, model: str, inputs: Sequence[str], **options: Unpack[CallOptions]
-    ) -> list[list[float]]:
-        """One embedding vector per input, in input order."""
+    ) -> Embeddings:
+        """One embedding vector per input, in input order: a list of vectors
+        that also carries ``.model``, ``.usage``, ``.indexes`` and
+        ``.request_id``."""
         if isinstance(inputs, str) or not isinstance(inputs, Sequence) or not inputs:
             raise ValueError("inputs: pass a non-empty sequence of str, such as ['hello']")
         for i, text in enumerate(inputs):
             _text(text, f"inputs[{i}]")
         request = scaiinfer.EmbedRequest(model=_text(model, "model"), inputs=list(inputs))
-        response = self._transport.unary(EMBED, request, **options)
-        return [list(e.values) for e in response.embeddings]
+        info = options.get("call_info") or CallInfo()
+        response = self._unary(EMBED, request, {**options, "call_info": info})
+        return Embeddings.of(response, info)
 
 
 class HeartbeatClient(_Client):
@@ -238,7 +333,7 @@ class HeartbeatClient(_Client):
         self,
         *,
         node_id: str,
-        health: EnumArg = scaiinfer.NODE_HEALTH_HEALTHY,
+        health: NodeHealthArg = "healthy",
         loaded_models: Sequence[str] = (),
         gpu_count: int = 0,
         gpu_memory_total_bytes: int = 0,
@@ -261,7 +356,7 @@ class HeartbeatClient(_Client):
             gpu_utilization=gpu_utilization,
             queue_depth=_at_least(queue_depth, 0, "queue_depth"),
         )
-        return self._transport.unary(HEARTBEAT, request, **options)
+        return self._unary(HEARTBEAT, request, options)
 
     def start_heartbeats(
         self,
@@ -328,49 +423,46 @@ class CoordinatorClient(_Client):
             hyperparameters={k: str(v) for k, v in (hyperparameters or {}).items()},
         )
         request = scaimind.SubmitJobRequest(spec=spec)
-        return (self._transport.unary(SUBMIT_JOB, request, **options)).job
+        return (self._unary(SUBMIT_JOB, request, options)).job
 
     def get_job(self, job_id: str, **options: Unpack[CallOptions]) -> scaimind.Job:
         """A job's current state and progress."""
         request = scaimind.GetJobRequest(job_id=_text(job_id, "job_id"))
-        return (self._transport.unary(GET_JOB, request, **options)).job
+        return (self._unary(GET_JOB, request, options)).job
 
     def list_jobs(
-        self, *, state: EnumArg | None = None, **options: Unpack[CallOptions]
+        self, *, state: JobStateArg | None = None, **options: Unpack[CallOptions]
     ) -> list[scaimind.Job]:
-        """Jobs, newest first; ``state=`` (``"running"``, ...) keeps only jobs in that state."""
-        wanted = 0 if state is None else enum_value(state, scaimind.JobState, "state")
-        request = scaimind.ListJobsRequest(state=wanted)  # type: ignore[arg-type]
-        return list((self._transport.unary(LIST_JOBS, request, **options)).jobs)
+        """Jobs, newest first; ``state=`` (``"running"``, ...) keeps only jobs
+        in that state. Every page: a gateway that caps its answers is asked
+        for the next page until the list ends."""
+        return [job for job in self._jobs(state, 0, dict(options))]
 
     def iter_jobs(
         self,
         *,
-        state: EnumArg | None = None,
+        state: JobStateArg | None = None,
         page_size: int = 100,
         **options: Unpack[CallOptions],
-    ) -> Iterator[scaimind.Job]:
+    ) -> Pager[scaimind.Job]:
         """Jobs, newest first, fetched ``page_size`` at a time: for more jobs
-        than one answer should carry. ``for job in ...``; each page is
-        a call of its own, with its retries and deadline."""
+        than one answer should carry. ``for job in ...``; ``.pages``
+        for the pages; each page is a call of its own, with its retries and
+        deadline."""
+        return self._jobs(state, _at_least(page_size, 1, "page_size"), dict(options))
+
+    def _jobs(
+        self, state: JobStateArg | None, page_size: int, options: dict[str, Any]
+    ) -> Pager[scaimind.Job]:
+        """``page_size`` 0: the gateway's own page size."""
         wanted = 0 if state is None else enum_value(state, scaimind.JobState, "state")
-        request = scaimind.ListJobsRequest(
-            state=wanted,  # type: ignore[arg-type]
-            page_size=_at_least(page_size, 1, "page_size"),
-        )
-        while True:
-            page = self._transport.unary(LIST_JOBS, request, **options)
-            for job in page.jobs:
-                yield job
-            if not page.next_page_token:
-                return
-            request.page_token = page.next_page_token
-            options.pop("request_id", None)  # one request id is one call
+        request = scaimind.ListJobsRequest(state=wanted, page_size=page_size)  # type: ignore[arg-type]
+        return Pager(self._transport, LIST_JOBS, request, "jobs", self._options(options))
 
     def cancel_job(self, job_id: str, **options: Unpack[CallOptions]) -> scaimind.Job:
         """Stop a queued or running job; returns it CANCELLED. Safe to retry."""
         request = scaimind.CancelJobRequest(job_id=_text(job_id, "job_id"))
-        return (self._transport.unary(CANCEL_JOB, request, **options)).job
+        return (self._unary(CANCEL_JOB, request, options)).job
 
     def stream_metrics(
         self,
@@ -379,7 +471,7 @@ class CoordinatorClient(_Client):
         after_step: int = 0,
         epoch: str = "",
         **options: Unpack[StreamOptions],
-    ) -> ServerStream[scaimind.StreamMetricsRequest, scaimind.StreamMetricsResponse]:
+    ) -> ServerStream[scaimind.StreamMetricsResponse]:
         """Metric points in step order; ends when the job is terminal.
 
         Resumes by itself after a dropped connection from the last step
@@ -392,7 +484,7 @@ class CoordinatorClient(_Client):
             after_step=_at_least(after_step, 0, "after_step"),
             epoch=_epoch(epoch),
         )
-        return self._transport.stream(STREAM_METRICS, request, resume=_resume_metrics, **options)
+        return self._stream(STREAM_METRICS, request, options, resume=_resume_metrics)
 
 
 class ClusterClient(_Client):
@@ -418,27 +510,25 @@ class ClusterClient(_Client):
             gpu_memory_bytes=_at_least(gpu_memory_bytes, 0, "gpu_memory_bytes"),
             labels=dict(labels or {}),
         )
-        return (self._transport.unary(REGISTER_NODE, request, **options)).node
+        return (self._unary(REGISTER_NODE, request, options)).node
 
     def list_nodes(self, **options: Unpack[CallOptions]) -> list[scaimind.Node]:
-        """Registered nodes, sorted by id, with their free GPUs."""
-        request = scaimind.ListNodesRequest()
-        return list((self._transport.unary(LIST_NODES, request, **options)).nodes)
+        """Registered nodes, sorted by id, with their free GPUs; every page
+        (a gateway that caps its answers is asked until the list ends)."""
+        return [node for node in self._nodes(0, dict(options))]
 
     def iter_nodes(
         self, *, page_size: int = 100, **options: Unpack[CallOptions]
-    ) -> Iterator[scaimind.Node]:
+    ) -> Pager[scaimind.Node]:
         """Registered nodes, sorted by id, fetched ``page_size`` at a time
-        (``for node in ...``); each page is a call of its own."""
-        request = scaimind.ListNodesRequest(page_size=_at_least(page_size, 1, "page_size"))
-        while True:
-            page = self._transport.unary(LIST_NODES, request, **options)
-            for node in page.nodes:
-                yield node
-            if not page.next_page_token:
-                return
-            request.page_token = page.next_page_token
-            options.pop("request_id", None)  # one request id is one call
+        (``for node in ...``; ``.pages`` for the pages); each page is a
+        call of its own."""
+        return self._nodes(_at_least(page_size, 1, "page_size"), dict(options))
+
+    def _nodes(self, page_size: int, options: dict[str, Any]) -> Pager[scaimind.Node]:
+        """``page_size`` 0: the gateway's own page size."""
+        request = scaimind.ListNodesRequest(page_size=page_size)
+        return Pager(self._transport, LIST_NODES, request, "nodes", self._options(options))
 
     def allocate_gpus(
         self, *, job_id: str, count: int, gpu_type: str = "", **options: Unpack[CallOptions]
@@ -447,14 +537,14 @@ class ClusterClient(_Client):
         request = scaimind.AllocateGPUsRequest(
             job_id=_text(job_id, "job_id"), count=_at_least(count, 1, "count"), gpu_type=gpu_type
         )
-        return (self._transport.unary(ALLOCATE_GPUS, request, **options)).allocation
+        return (self._unary(ALLOCATE_GPUS, request, options)).allocation
 
     def release_gpus(
         self, allocation_id: str, **options: Unpack[CallOptions]
     ) -> scaimind.Allocation:
         """Return an allocation's GPUs to the pool. Releasing twice is harmless."""
         request = scaimind.ReleaseGPUsRequest(allocation_id=_text(allocation_id, "allocation_id"))
-        return (self._transport.unary(RELEASE_GPUS, request, **options)).allocation
+        return (self._unary(RELEASE_GPUS, request, options)).allocation
 
 
 class CoreRuntimeClient(_Client):
@@ -462,8 +552,8 @@ class CoreRuntimeClient(_Client):
 
     def invoke_core(
         self,
-        *,
         core_id: str,
+        *,
         payload: bytes | str | Mapping[str, Any] | None = None,
         content_type: str | None = None,
         **options: Unpack[CallOptions],
@@ -487,32 +577,32 @@ class CoreRuntimeClient(_Client):
         request = scaicore.InvokeCoreRequest(
             core_id=_text(core_id, "core_id"), payload=data, content_type=kind
         )
-        return self._transport.unary(INVOKE_CORE, request, **options)
+        return self._unary(INVOKE_CORE, request, options)
 
     def get_core(self, core_id: str, **options: Unpack[CallOptions]) -> scaicore.CoreInstance:
         """A core instance's current state."""
         request = scaicore.GetCoreRequest(core_id=_text(core_id, "core_id"))
-        return (self._transport.unary(GET_CORE, request, **options)).instance
+        return (self._unary(GET_CORE, request, options)).instance
 
     def passivate_core(
-        self, *, core_id: str, **options: Unpack[CallOptions]
+        self, core_id: str, **options: Unpack[CallOptions]
     ) -> scaicore.CoreInstance:
         """Move an active instance to storage; returns it PASSIVATED.
 
         Passivating a passivated core raises ``FailedPreconditionError``.
         """
         request = scaicore.PassivateCoreRequest(core_id=_text(core_id, "core_id"))
-        return (self._transport.unary(PASSIVATE_CORE, request, **options)).instance
+        return (self._unary(PASSIVATE_CORE, request, options)).instance
 
     def restore_core(
-        self, *, core_id: str, **options: Unpack[CallOptions]
+        self, core_id: str, **options: Unpack[CallOptions]
     ) -> scaicore.CoreInstance:
         """Bring a passivated instance back; returns it ACTIVE.
 
         Restoring an active core raises ``FailedPreconditionError``.
         """
         request = scaicore.RestoreCoreRequest(core_id=_text(core_id, "core_id"))
-        return (self._transport.unary(RESTORE_CORE, request, **options)).instance
+        return (self._unary(RESTORE_CORE, request, options)).instance
 
     def stream_events(
         self,
@@ -521,7 +611,7 @@ class CoreRuntimeClient(_Client):
         after_sequence: int = 0,
         epoch: str = "",
         **options: Unpack[StreamOptions],
-    ) -> ServerStream[scaicore.StreamEventsRequest, scaicore.StreamEventsResponse]:
+    ) -> ServerStream[scaicore.StreamEventsResponse]:
         """A core's events in sequence order, then live until cancelled.
 
         Resumes by itself after a dropped connection or a gateway restart
@@ -535,7 +625,7 @@ class CoreRuntimeClient(_Client):
             after_sequence=_at_least(after_sequence, 0, "after_sequence"),
             epoch=_epoch(epoch),
         )
-        return self._transport.stream(STREAM_EVENTS, request, resume=_resume_events, **options)
+        return self._stream(STREAM_EVENTS, request, options, resume=_resume_events)
 
 
 class ScaiGrid(_Client):
@@ -543,22 +633,36 @@ class ScaiGrid(_Client):
     ``.coordinator``, ``.cluster``, ``.core``. Takes the same keywords as
     each client; closing it closes the shared channel."""
 
-    @functools.cached_property
+    _Member = TypeVar("_Member", bound=_Client)
+
+    def _member(self, cls: type[_Member]) -> _Member:
+        # Made on first use, then kept: one per facade, sharing its channel.
+        member = self.__dict__.get(cls.__name__)
+        if member is None:
+            member = self.__dict__[cls.__name__] = cls._sharing(self, self._defaults)
+        return member
+
+    @property
     def inference(self) -> InferenceClient:
-        return InferenceClient(_transport=self._transport)
+        """Chat, embeddings and the model catalogue, on this channel."""
+        return self._member(InferenceClient)
 
-    @functools.cached_property
+    @property
     def heartbeat(self) -> HeartbeatClient:
-        return HeartbeatClient(_transport=self._transport)
+        """Heartbeats of inference nodes, on this channel."""
+        return self._member(HeartbeatClient)
 
-    @functools.cached_property
+    @property
     def coordinator(self) -> CoordinatorClient:
-        return CoordinatorClient(_transport=self._transport)
+        """Training jobs and their metrics, on this channel."""
+        return self._member(CoordinatorClient)
 
-    @functools.cached_property
+    @property
     def cluster(self) -> ClusterClient:
-        return ClusterClient(_transport=self._transport)
+        """GPU nodes and allocations, on this channel."""
+        return self._member(ClusterClient)
 
-    @functools.cached_property
+    @property
     def core(self) -> CoreRuntimeClient:
-        return CoreRuntimeClient(_transport=self._transport)
+        """ScaiCore instances and their events, on this channel."""
+        return self._member(CoreRuntimeClient)

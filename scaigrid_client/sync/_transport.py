@@ -16,6 +16,7 @@ from typing import Any
 
 import grpc
 
+from scaigrid_client import errors
 from scaigrid_client._auth import SyncTokenProvider, resolve_sync_token
 from scaigrid_client._base import DEFAULT_KEEPALIVE
 from scaigrid_client._call import CallInfo, CallState, MetadataArg, Method
@@ -68,7 +69,7 @@ class Transport(CallLoop):
         if channel is None:
             with self._lock:
                 if self._closed:
-                    raise RuntimeError("the client is closed")
+                    raise errors.ClientClosedError("the client is closed; make a new one")
                 if self._channel is None:
                     check_not_forked()
                     self._channel = build_sync_channel(

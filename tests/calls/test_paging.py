@@ -94,3 +94,61 @@ async def test_chat_reply_finish_reason_is_an_enum_member(grid: Any) -> None:
         max_tokens=2,
     )
     assert cut.finish_reason.name == "LENGTH"
+
+
+class _CappingCoordinator(scaimind.CoordinatorServiceServicer):
+    """A gateway that answers at most 2 jobs per page, whatever was asked:
+    list_jobs() must follow next_page_token to the end."""
+
+    def __init__(self) -> None:
+        self.jobs = [scaimind.Job(id=f"job-{i:06d}") for i in range(5, 0, -1)]
+        self.asked: list[tuple[int, str]] = []
+
+    async def ListJobs(self, request: Any, context: Any) -> Any:
+        self.asked.append((request.page_size, request.page_token))
+        start = int(request.page_token or 0)
+        page = self.jobs[start : start + 2]
+        following = str(start + 2) if start + 2 < len(self.jobs) else ""
+        return scaimind.ListJobsResponse(jobs=page, next_page_token=following)
+
+
+async def test_list_jobs_follows_a_capped_gateway_to_the_end(
+    request: pytest.FixtureRequest,
+) -> None:
+    from tests.support import flavours
+
+    server = grpc.aio.server()
+    gateway = _CappingCoordinator()
+    scaimind.add_CoordinatorServiceServicer_to_server(gateway, server)  # type: ignore[no-untyped-call]
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        for flavour in flavours.FLAVOURS:
+            gateway.asked.clear()
+            async with flavours.client(
+                flavour, "ScaiGrid", f"127.0.0.1:{port}", token="t", tls=False
+            ) as grid:
+                jobs = await grid.coordinator.list_jobs()
+                assert [j.id for j in jobs] == [j.id for j in gateway.jobs], flavour
+                assert gateway.asked == [(0, ""), (0, "2"), (0, "4")]
+                pager = grid.coordinator.iter_jobs(page_size=2)
+                sizes = [len(page.jobs) async for page in pager.pages]
+                assert sizes == [2, 2, 1]
+    finally:
+        await server.stop(None)
+
+
+async def test_a_pager_walks_once_and_stops_when_closed(fake: FakeScaiGrid, grid: Any) -> None:
+    for i in range(5):
+        await grid.cluster.register_node(node_id=f"n{i}", gpus=1)
+    pager = grid.cluster.iter_nodes(page_size=2)
+    seen = []
+    async for node in pager:
+        seen.append(node.node_id)
+        if len(seen) == 2:
+            await pager.aclose()  # no page after this one
+    assert seen == ["n0", "n1"]
+    assert len(fake.calls("ClusterService.ListNodes")) == 1
+    with pytest.raises(errors.ClientStateError, match="iterated already"):
+        async for _ in pager.pages:
+            pass

@@ -628,3 +628,77 @@ def test_scaigrid_log_reaches_the_cli(target: str) -> None:
     )
     assert "event=attempt method=InferenceService.ListModels" in done.stderr
     assert TOKEN not in done.stderr
+
+
+# -- 1.0: messages name flags, flags apply where offered, events cursors -------------------
+
+
+def test_fake_help_offers_only_the_fakes_flags() -> None:
+    text = cli("127.0.0.1:1", "fake", "--help").stdout
+    assert "--port" in text and "--state-dir" in text
+    for other in ("--timeout", "--request-id", "--json", "--verbose"):
+        assert other not in text
+    cli("127.0.0.1:1", "fake", "--timeout", "1", code=2)
+
+
+def test_a_busy_fake_port_suggests_the_flag() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        stderr = cli("127.0.0.1:1", "fake", "--port", str(port), code=1).stderr
+    assert "pass --port 0 for a free one" in stderr and "port=0" not in stderr
+
+
+def test_a_deadline_names_the_timeout_flag(controlled: tuple[str, str]) -> None:
+    target, control = controlled
+    body = {"method": "InferenceService.ListModels", "seconds": 2, "times": 1}
+    httpx.post(f"{control}/delay", json=body, timeout=10).raise_for_status()
+    stderr = cli(target, "--timeout", "0.5", "models", code=9).stderr
+    assert "deadline of 0.5 s ran out" in stderr and "(--timeout)" in stderr
+    assert "timeout=" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "refused"),
+    [
+        ("register gpu-09 --gpus 8 --model m1", "--model does not apply to 'nodes register'"),
+        ("heartbeat gpu-09 --address h:1", "--address does not apply to 'nodes heartbeat'"),
+        ("list --health degraded", "--health does not apply to 'nodes list' (it takes no flags)"),
+    ],
+)
+def test_nodes_refuses_a_flag_its_action_does_not_take(
+    target: str, args: str, refused: str
+) -> None:
+    stderr = cli(target, "nodes", *args.split(), code=2).stderr
+    assert refused in stderr
+
+
+def test_events_no_follow_exits_once_caught_up_and_epoch_is_checked(target: str) -> None:
+    cli(target, "cores", "invoke", "cli-follow", "--payload", "{}")
+    lines = cli(
+        target, "--json", "events", "cli-follow", "--limit", "5", "--no-follow"
+    ).stdout.splitlines()
+    events = [json.loads(line) for line in lines]
+    assert [e["sequence"] for e in events] == [1, 2]  # ACTIVATED, INVOKED: all there were
+    epoch = events[-1]["epoch"]
+    resumed = cli(
+        target, "--json", "events", "cli-follow", "--after", "1", "--epoch", epoch, "--no-follow"
+    ).stdout.splitlines()
+    assert [json.loads(line)["sequence"] for line in resumed] == [2]
+    stale = cli(
+        target, "events", "cli-follow", "--after", "1", "--epoch", "not-this-one", code=6
+    ).stderr
+    assert "history_reset" in stderr_line(stale)
+    assert cli(target, "events", "cli-follow", "--after", "2", "--no-follow").stdout == ""
+
+
+def stderr_line(stderr: str) -> str:
+    return next(line for line in stderr.splitlines() if line.startswith("scaigrid:"))
+
+
+def test_the_cli_keeps_grpcs_own_log_lines_quiet(tmp_path: pathlib.Path) -> None:
+    with Standalone(TOKEN, "--tls-dir", str(tmp_path)) as gateway:
+        stderr = cli(gateway.target, "models", code=8).stderr  # plaintext at TLS
+    assert "ssl_transport_security" not in stderr
+    assert all(line.startswith(("scaigrid:", "hint:")) for line in stderr.splitlines()), stderr

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import pathlib
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 
@@ -69,7 +69,7 @@ async def test_state_survives_a_restart(tmp_path: pathlib.Path) -> None:
             assert second.id != job.id  # counters continue too
 
 
-async def _first(stream: ServerStream[Any, T], n: int) -> AsyncIterator[T]:
+async def _first(stream: ServerStream[T], n: int) -> AsyncIterator[T]:
     async for item in stream:
         yield item
         n -= 1

@@ -76,6 +76,10 @@ def test_a_stream_is_one_span_with_its_resumes(recorded: dict[str, Any]) -> None
     span = _span(recorded, "scaicore.v1.CoreRuntimeService/StreamEvents")
     assert span["attributes"]["scaigrid.resumes"] == 1
     assert "scaigrid.resume" in span["events"]
+    # 1.0: every attempt counts (the one its link broke, the one its reader
+    # left), though the stream's own count restarts once a message arrives.
+    assert span["attributes"]["scaigrid.attempts"] == 2
+    assert span["events"] == ["scaigrid.attempt", "scaigrid.resume", "scaigrid.attempt"]
     # Left early by its reader (break): CANCELLED, but not an error.
     assert span["attributes"]["rpc.grpc.status_code"] == 1
     assert span["status"] == "UNSET"

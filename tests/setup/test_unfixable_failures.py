@@ -133,13 +133,28 @@ asyncio.run(main())
 """
 
 
-@pytest.mark.parametrize(("verbosity", "grpc_lines"), [(None, False), ("INFO", True)])
-def test_grpc_core_logs_are_off_unless_asked_for(verbosity: str | None, grpc_lines: bool) -> None:
+@pytest.mark.parametrize(
+    ("verbosity", "opt_in", "grpc_lines"),
+    [(None, True, False), ("INFO", True, True), (None, False, True)],
+    ids=["quiet_grpc_logs", "asked-for-INFO-wins", "grpc-default-left-alone"],
+)
+def test_grpc_core_logs_are_off_only_when_asked(
+    verbosity: str | None, opt_in: bool, grpc_lines: bool
+) -> None:
+    """1.0: importing the SDK changes no process-wide setting; an
+    application (and the CLI) opts in with quiet_grpc_logs(), before grpc
+    is imported, and an explicit GRPC_VERBOSITY still wins."""
     env = {k: v for k, v in os.environ.items() if k != "GRPC_VERBOSITY"}
     if verbosity is not None:
         env["GRPC_VERBOSITY"] = verbosity
+    prefix = (
+        f"import scaigrid_client\nassert scaigrid_client.quiet_grpc_logs() is {verbosity is None}\n"
+    )
+    expected = "NONE" if opt_in and verbosity is None else verbosity
+    check_env = f"\nimport os\nassert os.environ.get('GRPC_VERBOSITY') == {expected!r}\n"
+    script = (prefix if opt_in else "") + _GRPC_LOG_SCRIPT + check_env
     done = subprocess.run(
-        [sys.executable, "-c", _GRPC_LOG_SCRIPT],
+        [sys.executable, "-c", script],
         env=env,
         capture_output=True,
         text=True,
@@ -148,3 +163,17 @@ def test_grpc_core_logs_are_off_unless_asked_for(verbosity: str | None, grpc_lin
     )
     assert done.stdout.strip() == "not_tls"
     assert ("ssl_transport_security" in done.stderr) is grpc_lines, done.stderr
+
+
+def test_quiet_grpc_logs_is_too_late_once_grpc_is_imported() -> None:
+    script = (
+        "import grpc, os\nimport scaigrid_client\n"
+        "assert scaigrid_client.quiet_grpc_logs() is False\n"
+        "assert 'GRPC_VERBOSITY' not in os.environ\nprint('ok')"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "GRPC_VERBOSITY"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip() == "ok", done.stderr
+tests/test_connection_setup.py

@@ -246,7 +246,7 @@ async def test_closing_the_client_ends_its_streams_typed() -> None:
         while len(seen) < 2:
             await asyncio.sleep(0.01)
         await grid.close()
-        with pytest.raises(errors.CancelledError, match="client was closed"):
+        with pytest.raises(errors.CallCancelledError, match="client was closed"):
             await asyncio.wait_for(tail, 10)
 
 

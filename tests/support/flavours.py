@@ -31,6 +31,11 @@ class ThreadedStream:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.stream, name)
 
+    @property
+    def pages(self) -> ThreadedStream:
+        """A sync Pager's pages, behind `async for`."""
+        return ThreadedStream(self.stream.pages)
+
     def __aiter__(self) -> AsyncIterator[Any]:
         return self
 
@@ -49,7 +54,9 @@ class ThreadedStream:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await asyncio.to_thread(self.stream.close)
+        close = getattr(self.stream, "close", None)
+        if close is not None:
+            await asyncio.to_thread(close)
 
     async def initial_metadata(self) -> Any:
         return self.stream.initial_metadata()
@@ -83,6 +90,8 @@ class Threaded:
             return attr
         if name.startswith(("stream_", "iter_")):
             return lambda *args, **kwargs: ThreadedStream(attr(*args, **kwargs))
+        if name == "with_options":
+            return lambda *args, **kwargs: Threaded(attr(*args, **kwargs))
         if name == "start_heartbeats":
             return lambda *args, **kwargs: ThreadedLoop(attr(*args, **kwargs))
 

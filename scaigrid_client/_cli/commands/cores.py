@@ -72,10 +72,10 @@ async def run_invoke(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> i
 
 
 async def run_passivate(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int:
-    _print_instance(await grid.core.passivate_core(core_id=args.core_id, **call_options(args)), out)
+    _print_instance(await grid.core.passivate_core(args.core_id, **call_options(args)), out)
     return 0
 
 
 async def run_restore(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int:
-    _print_instance(await grid.core.restore_core(core_id=args.core_id, **call_options(args)), out)
+    _print_instance(await grid.core.restore_core(args.core_id, **call_options(args)), out)
     return 0

@@ -21,12 +21,32 @@ def register(commands: Subcommands) -> None:
     )
     events.add_argument("core_id", metavar="CORE_ID")
     events.add_argument("--after", type=int, default=0, help="start after this sequence")
+    events.add_argument(
+        "--epoch",
+        default="",
+        help="the epoch the --after sequence was read from (an event's epoch): if the "
+        "gateway's history is another one, fail with history_reset instead of skipping",
+    )
     events.add_argument("--limit", type=int, help="exit after this many events")
+    events.add_argument(
+        "--follow",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep tailing for new events (default); --no-follow: exit once caught up "
+        "with the events the core had when the command started",
+    )
 
 
 async def run(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int:
     seen = 0
-    stream = grid.core.stream_events(args.core_id, after_sequence=args.after, **call_options(args))
+    until = None
+    if not args.follow:  # caught up: the core's latest sequence when we started
+        until = (await grid.core.get_core(args.core_id, **call_options(args))).last_sequence
+        if until <= args.after:
+            return 0
+    stream = grid.core.stream_events(
+        args.core_id, after_sequence=args.after, epoch=args.epoch, **call_options(args)
+    )
     async with stream:
         async for event in stream:
             if out.json:
@@ -40,5 +60,7 @@ async def run(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int:
                 )
             seen += 1
             if args.limit is not None and seen >= args.limit:
+                break
+            if until is not None and event.sequence >= until:
                 break
     return 0

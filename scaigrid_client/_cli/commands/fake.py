@@ -8,7 +8,7 @@ import signal
 import sys
 
 from scaigrid_client._cli._command import Subcommands, add_command
-from scaigrid_client._cli._errors import EXIT_CODES
+from scaigrid_client._cli._errors import EXIT_CODES, cli_words
 
 
 def _port(text: str) -> int:
@@ -31,6 +31,7 @@ def register(commands: Subcommands) -> None:
         "run the bundled fake ScaiGrid until Ctrl-C",
         "scaigrid fake --port 50051 --token sgst_dev\n"
         "  scaigrid fake --tls-dir ./certs   # TLS, with ca.pem/client.pem/client.key written there",
+        flags=(),  # it calls no gateway: no output or call flags
     )
     fake.set_defaults(standalone=run)
     fake.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         return asyncio.run(_serve(args))
     except OSError as exc:  # the port is taken, or the address is not ours
-        sys.stderr.write(f"scaigrid: error: {exc}\n")
+        sys.stderr.write(f"scaigrid: error: {cli_words(str(exc))}\n")
         return EXIT_CODES["fake could not listen"]
     except KeyboardInterrupt:  # pragma: no cover - the fake handles SIGINT itself
         return EXIT_CODES["interrupted (Ctrl-C)"]

@@ -34,13 +34,31 @@ def register(commands: Subcommands) -> None:
     nodes.add_argument(
         "--health",
         type=_node_health,
-        default="healthy",
         metavar="HEALTH",
         help=f"{', '.join(enum_short_names(scaiinfer.NodeHealth))} (any case; default healthy)",
     )
-    nodes.add_argument("--utilization", type=float, default=0.0, help="GPU utilisation, 0 to 1")
-    nodes.add_argument("--queue-depth", type=int, default=0)
+    nodes.add_argument("--utilization", type=float, help="GPU utilisation, 0 to 1 (default 0)")
+    nodes.add_argument("--queue-depth", type=int, help="requests waiting (default 0)")
     nodes.add_argument("--model", action="append", help="a loaded model (repeatable)")
+
+
+# The flags each action takes (one parser serves all three): any other one
+# given is refused rather than silently dropped.
+_ACTION_FLAGS = {
+    "list": (),
+    "register": ("gpus", "gpu_type", "address"),
+    "heartbeat": ("gpus", "health", "utilization", "queue_depth", "model"),
+}
+_ALL_FLAGS = sorted({flag for flags in _ACTION_FLAGS.values() for flag in flags})
+
+
+def _only_its_flags(args: argparse.Namespace) -> None:
+    allowed = _ACTION_FLAGS[args.action]
+    for name in _ALL_FLAGS:
+        if getattr(args, name) is not None and name not in allowed:
+            flag = "--" + name.replace("_", "-")
+            takes = ", ".join("--" + a.replace("_", "-") for a in allowed) or "no flags"
+            raise UsageError(f"{flag} does not apply to 'nodes {args.action}' (it takes {takes})")
 
 
 def _node_id(args: argparse.Namespace) -> str:
@@ -52,6 +70,7 @@ def _node_id(args: argparse.Namespace) -> str:
 
 
 async def run_list(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int:
+    _only_its_flags(args)
     nodes = await grid.cluster.list_nodes(**call_options(args))
     if out.json:
         out.json_line([to_dict(node) for node in nodes])
@@ -64,6 +83,7 @@ async def run_list(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int
 
 
 async def run_register(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int:
+    _only_its_flags(args)
     node = await grid.cluster.register_node(
         node_id=_node_id(args),
         gpus=args.gpus,
@@ -79,12 +99,13 @@ async def run_register(args: argparse.Namespace, grid: ScaiGrid, out: Output) ->
 
 
 async def run_heartbeat(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int:
+    _only_its_flags(args)
     ack = await grid.heartbeat.heartbeat(
         node_id=_node_id(args),
-        health=args.health,
+        health="healthy" if args.health is None else args.health,
         gpu_count=args.gpus or 0,
-        gpu_utilization=args.utilization,
-        queue_depth=args.queue_depth,
+        gpu_utilization=args.utilization or 0.0,
+        queue_depth=args.queue_depth or 0,
         loaded_models=args.model or [],
         **call_options(args),
     )
