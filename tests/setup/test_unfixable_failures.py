@@ -176,4 +176,3 @@ def test_quiet_grpc_logs_is_too_late_once_grpc_is_imported() -> None:
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.stdout.strip() == "ok", done.stderr
-tests/test_connection_setup.py
