@@ -5,6 +5,7 @@ policy rides out a restart with calls in flight."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import grpc
 import pytest
@@ -64,10 +65,14 @@ async def test_default_policy_rides_out_a_restart_with_calls_in_flight() -> None
             callers = [asyncio.create_task(caller()) for _ in range(5)]
             while len(results) < 10:
                 await asyncio.sleep(0.01)
+            down = time.monotonic()
             gateway.stop()  # down for about two seconds, calls in flight
             stopped.set()
             await asyncio.sleep(2.0)
             gateway.start()
+            down = time.monotonic() - down
+            if down > 5.0:  # (a loaded machine: the fake took seconds to start)
+                pytest.skip(f"the restart took {down:.1f} s, not the few seconds this is about")
             await asyncio.gather(*callers)  # the default RetryPolicy, no call fails
         assert results == [3] * 30
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -51,6 +52,13 @@ def test_one_client_across_two_asyncio_runs() -> None:
 
 
 @pytest.mark.serial
+def _without_slow_steps(stderr: str) -> str:
+    """stderr less asyncio debug mode's notes that a step took over 100 ms:
+    they measure how busy the machine is, not anything left behind."""
+    slow = re.compile(r"^Executing <.*> took \d+\.\d+ seconds$")
+    return "\n".join(line for line in stderr.splitlines() if not slow.match(line))
+
+
 def test_two_asyncio_runs_leave_no_warning_behind() -> None:
     script = """
 import asyncio, sys
@@ -77,7 +85,7 @@ print("ok")
         assert complaint not in done.stderr, done.stderr
     if tuple(int(p) for p in grpc.__version__.split(".")[:2]) >= (1, 80):
         # (grpcio 1.70's aio poller sometimes logs about the closed loop itself)
-        assert done.stderr == ""
+        assert _without_slow_steps(done.stderr) == "", done.stderr
 
 
 def test_one_client_from_loops_in_many_threads_at_once() -> None:
