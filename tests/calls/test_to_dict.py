@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import typing
 from typing import Any
 
 import pytest
@@ -370,8 +371,11 @@ def test_every_v1_enum_has_its_intenum() -> None:
             for descriptor in module.DESCRIPTOR.enum_types_by_name.values():
                 members = getattr(enums, descriptor.name)
                 assert {m.value for m in members} == {v.number for v in descriptor.values}
+                # and its names as a Literal, for enum arguments (1.0)
+                names = typing.get_args(getattr(enums, f"{descriptor.name}Name"))
+                assert set(names) == {m.name.lower() for m in members if m.value}
                 seen += 1
-    assert seen == len(enums.__all__)
+    assert seen * 2 == len(enums.__all__)
     # The short names are to_dict's.
     job = scaimind.Job(state=scaimind.JOB_STATE_RUNNING)
     assert to_dict(job)["state"] == enums.JobState.RUNNING.name
