@@ -13,8 +13,8 @@ the installed wheel, never the work tree.
     python tools/matrix.py --prepare   # build the wheel and the cells' venvs only
     python tools/matrix.py --full      # the slow tests too (they run once in .venv)
 
-The cells deselect the tests marked slow (`make test` runs those once, in
-.venv) unless --full is given, and run --jobs of them at once (default 2). A
+The cells deselect the tests marked slow and the CLI's tests (`make test`
+runs those once, in .venv) unless --full is given, and run --jobs of them at once (default 2). A
 cell's venv is installed once per wheel and pins (a stamp file in it), so a
 run after --prepare goes straight to the tests. A supported Python that is
 not on this machine gets a SKIP line. A table of the cells closes the run;
@@ -236,7 +236,9 @@ def run_cell(
             verdict = "passed" if cell.ok else "FAILED"
             cell.result = f"[testing] does not resolve; client smoke {verdict}"
             return
-        select = [] if full else ["-m", "not slow"]
+        # The CLI's tests check its words, flags and exit codes over the same
+        # calls the rest of the suite makes: .venv runs them once (--full: here too).
+        select = [] if full else ["-m", "not slow", "--ignore", "tests/cli"]
         cell.ok = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *select, "tests")
         cell.seconds = time.monotonic() - started
         summary = SUMMARY.findall(last)
