@@ -140,7 +140,8 @@ def stage_suite() -> pathlib.Path:
     suite = MATRIX / "suite"
     shutil.rmtree(suite, ignore_errors=True)
     suite.mkdir()
-    for name in ("tests", "examples"):
+    # (tools/ and docs/: the API snapshot's writer and the snapshot it checks)
+    for name in ("tests", "examples", "tools", "docs"):
         shutil.copytree(ROOT / name, suite / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", suite)
     return suite
