@@ -4,7 +4,6 @@ shares asyncio's name."""
 
 from __future__ import annotations
 
-import asyncio
 import pickle
 import warnings
 from typing import Any
@@ -12,7 +11,6 @@ from typing import Any
 import pytest
 
 from scaigrid_client import ScaiGrid, errors
-from scaigrid_client.testing import FakeScaiGrid
 
 
 @pytest.mark.asyncio
@@ -42,26 +40,6 @@ def test_fork_error_is_a_client_state_error() -> None:
     assert issubclass(errors.ForkError, RuntimeError)
     copy = pickle.loads(pickle.dumps(errors.ClientClosedError("closed")))  # noqa: S301 - our own bytes
     assert type(copy) is errors.ClientClosedError and str(copy) == "closed"
-
-
-@pytest.mark.asyncio
-async def test_closing_under_a_stream_is_call_cancelled_not_asyncio(fake: FakeScaiGrid) -> None:
-    grid = ScaiGrid(fake.target, token=fake.token, tls=False)
-    await grid.core.invoke_core(core_id="c1")
-    stream = grid.core.stream_events("c1")
-    seen = []
-
-    async def read() -> None:
-        async for event in stream:
-            seen.append(event.sequence)
-
-    reader = asyncio.create_task(read())
-    while not seen:
-        await asyncio.sleep(0.01)
-    await grid.close()
-    with pytest.raises(errors.CallCancelledError, match="client was closed") as info:
-        await reader
-    assert not isinstance(info.value, asyncio.CancelledError)
 
 
 def test_the_old_cancelled_name_warns_and_still_works() -> None:
