@@ -7,11 +7,11 @@ STAMP := $(VENV)/.installed
 GEN := scaigrid_client/_gen
 # Written by tools/unasync.py (from the async source) and tools/gen_enums.py.
 WRITTEN := scaigrid_client/sync/_clients.py scaigrid_client/sync/_call_loop.py \
-	scaigrid_client/sync/_pager.py scaigrid_client/enums.py
+	scaigrid_client/sync/_pager.py scaigrid_client/sync/_raw.py scaigrid_client/enums.py
 # What `buf breaking` compares against: the previous commit of main.
 BREAKING_AGAINST ?= HEAD~1
 
-.PHONY: venv generate check-generated format lint typecheck breaking test matrix matrix-prepare demo bench clean api
+.PHONY: venv generate check-generated format lint typecheck typecheck-user breaking test matrix matrix-prepare demo bench clean api
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ format: venv
 typecheck: venv
 	$(BIN)/mypy
 
+# Users' code against a plain `pip install` of this tree, in a bare venv
+# (.typing/): mypy --strict and pyright must catch its deliberate typos.
+typecheck-user: venv
+	$(PY) tools/typing_check.py
+
 # The public API snapshot (docs/public-api.txt): rewrite it after a change
 # made on purpose; tests/test_api_snapshot.py fails while it differs.
 api: venv
@@ -80,15 +85,16 @@ matrix-prepare: venv
 # What can run at once does, and no more than there are cores for (timing
 # tests flake on an oversubscribed machine): .venv and the two .gen/
 # environments are built together; generation comes alone (it rewrites files
-# the others read); then lint, mypy, buf breaking and the matrix cells' venvs
-# together; then the whole suite in .venv on pytest-xdist workers (tests that
-# must share a process carry an xdist_group), and those marked serial alone;
-# then the two matrix cells at once, without the slow tests.
+# the others read); then lint, mypy (the package, and users' code on a
+# plain install), buf breaking and the matrix cells' venvs together; then
+# the whole suite in .venv on pytest-xdist workers (tests that must share a
+# process carry an xdist_group), and those marked serial alone; then the two
+# matrix cells at once, without the slow tests.
 SUB_MAKE := $(MAKE) --no-print-directory
 test:
 	$(SUB_MAKE) -j3 venv $(GEN_ENVS)/protobuf5/.installed $(GEN_ENVS)/protobuf6/.installed
 	$(SUB_MAKE) check-generated
-	$(SUB_MAKE) -j4 --output-sync=target lint typecheck breaking matrix-prepare
+	$(SUB_MAKE) -j4 --output-sync=target lint typecheck typecheck-user breaking matrix-prepare
 	$(BIN)/pytest -n auto --dist loadgroup -m 'not serial'
 	$(BIN)/pytest -m serial
 	$(PY) tools/matrix.py
@@ -115,4 +121,4 @@ bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python benchmarks/telemetry_cost.py | tee -a benchmarks/RESULTS.md
 
 clean:
-	rm -rf $(VENV) $(GEN_ENVS) .matrix build dist .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(GEN_ENVS) .matrix .typing build dist .mypy_cache .ruff_cache .pytest_cache

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from scaigrid_client._grpc_logs import quiet_grpc_logs
     from scaigrid_client._methods import Embeddings
     from scaigrid_client._pager import Pager
+    from scaigrid_client._raw import RawResponse, raw_response
     from scaigrid_client._to_dict import to_dict
     from scaigrid_client._transport import CallInfo, ServerStream
 
@@ -69,6 +70,8 @@ _LAZY = {
     "to_dict": "scaigrid_client._to_dict",
     "quiet_grpc_logs": "scaigrid_client._grpc_logs",
     "Pager": "scaigrid_client._pager",
+    "RawResponse": "scaigrid_client._raw",
+    "raw_response": "scaigrid_client._raw",
 }
 
 __all__ = [
@@ -83,6 +86,7 @@ __all__ = [
     "InferenceClient",
     "Keepalive",
     "Pager",
+    "RawResponse",
     "RetryEvent",
     "RetryPolicy",
     "ScaiGrid",
@@ -94,6 +98,7 @@ __all__ = [
     "enums",
     "errors",
     "quiet_grpc_logs",
+    "raw_response",
     "to_dict",
 ]
 

@@ -7,9 +7,12 @@ channels.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -22,14 +25,18 @@ if TYPE_CHECKING:
     from scaigrid_client._telemetry import CallTelemetry
 
 __all__ = [
+    "CAPTURE",
     "NOT_GIVEN",
     "CallInfo",
     "CallState",
     "MetadataArg",
     "Method",
     "NotGiven",
+    "RawResponse",
     "auth_header",
+    "call_details",
     "check_header",
+    "check_unary_method",
     "new_request_id",
     "provider_failed",
     "validate_metadata",
@@ -42,6 +49,7 @@ MetadataArg = Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes]]
 """Extra metadata a caller may pass: a mapping or (key, value) pairs."""
 
 Metadata = tuple[tuple[str, str | bytes], ...]
+"""Metadata as received: (key, value) pairs; values of ``-bin`` keys are bytes."""
 
 
 class NotGiven:
@@ -117,12 +125,96 @@ class Method(Generic[Req, Resp]):
 
 @dataclass
 class CallInfo:
-    """Details of a finished call; pass one as ``call_info=`` to fill it."""
+    """Details of a finished call. Deprecated as ``call_info=``: use
+    `raw_response()`, which returns them with the result."""
 
     request_id: str | None = None
     attempts: int = 0
     initial_metadata: Metadata = ()
     trailing_metadata: Metadata = ()
+
+
+# Where raw_response() wants the details of the unary call it makes; the
+# clients' one unary path reads it (a context variable: right per task and
+# per thread).
+CAPTURE: ContextVar[CallInfo | None] = ContextVar("scaigrid_client_capture", default=None)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RawResponse(Generic[T]):
+    """A unary call's result and what the call was (from `raw_response()`).
+
+    Attributes:
+        result: what the method returns (a ``Job``, a ``ChatReply``, ...).
+        request_id: the ``x-request-id`` the call sent (every attempt sends
+            the same one).
+        attempts: how many attempts the call took (1 when the first succeeded).
+        initial_metadata: the response's headers, as (key, value) pairs.
+        trailing_metadata: the response's trailers, as (key, value) pairs.
+
+    For a ``list_*`` method that reads several pages, the details are those
+    of the call that read the last page.
+    """
+
+    result: T
+    request_id: str
+    attempts: int
+    initial_metadata: Metadata
+    trailing_metadata: Metadata
+
+    @classmethod
+    def _of(cls, result: T, info: CallInfo) -> RawResponse[T]:
+        return cls(
+            result,
+            info.request_id or "",
+            info.attempts,
+            info.initial_metadata,
+            info.trailing_metadata,
+        )
+
+
+def call_details(options: Mapping[str, Any]) -> CallInfo | None:
+    """Where a unary call's details go: raw_response()'s capture, or the
+    deprecated ``call_info=`` out-parameter."""
+    if "call_info" in options:
+        warnings.warn(
+            "call_info= is deprecated and goes in 2.0: use raw_response(method, ...), "
+            "which returns the result with its request id, attempts and metadata",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+        return options["call_info"]  # type: ignore[no-any-return]
+    return CAPTURE.get()
+
+
+# What the methods that are not one unary call return (as annotated).
+_NOT_UNARY = ("ServerStream", "Pager", "HeartbeatLoop", "Self", "None")
+
+
+@functools.cache
+def _returns_one_result(function: Callable[..., Any]) -> bool:
+    annotation = getattr(function, "__annotations__", {}).get("return")
+    return isinstance(annotation, str) and not annotation.startswith(_NOT_UNARY)
+
+
+def check_unary_method(method: Callable[..., Any]) -> None:
+    """Refuse, before anything is sent, what is not one of the SDK's unary calls."""
+    owner = getattr(method, "__self__", None)
+    function = getattr(method, "__func__", None)
+    name = getattr(method, "__name__", repr(method))
+    if (
+        function is None
+        or not type(owner).__module__.startswith("scaigrid_client.")
+        or name.startswith("_")
+        or not _returns_one_result(function)
+    ):
+        raise TypeError(
+            f"raw_response: {name} is not a unary method of a scaigrid_client client; pass "
+            "one such as grid.coordinator.get_job (a stream's handle has its own .request_id "
+            "and .initial_metadata)"
+        )
 
 
 class CallState:

@@ -8,7 +8,7 @@ Every name here is public and covered by the API snapshot
 from __future__ import annotations
 
 from scaigrid_client._auth import SyncTokenSource, TokenSource
-from scaigrid_client._call import NOT_GIVEN, MetadataArg, NotGiven
+from scaigrid_client._call import NOT_GIVEN, Metadata, MetadataArg, NotGiven
 from scaigrid_client._channel import Proxy
 from scaigrid_client._methods import (
     CallOptions,
@@ -27,6 +27,7 @@ __all__ = [
     "EnumArg",
     "JobStateArg",
     "MessageLike",
+    "Metadata",
     "MetadataArg",
     "NodeHealthArg",
     "NotGiven",

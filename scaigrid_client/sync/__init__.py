@@ -37,6 +37,7 @@ from scaigrid_client.sync._clients import (
     ScaiGrid,
 )
 from scaigrid_client.sync._pager import Pager
+from scaigrid_client.sync._raw import RawResponse, raw_response
 from scaigrid_client.sync._transport import HeartbeatLoop, ServerStream
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "InferenceClient",
     "Keepalive",
     "Pager",
+    "RawResponse",
     "RetryEvent",
     "RetryPolicy",
     "ScaiGrid",
@@ -60,5 +62,6 @@ __all__ = [
     "TokenProvider",
     "enums",
     "errors",
+    "raw_response",
     "to_dict",
 ]

@@ -27,6 +27,7 @@ from scaigrid_client._call import (
     NotGiven,
     Req,
     Resp,
+    call_details,
     validate_metadata,
 )
 from scaigrid_client._channel import Proxy, parse_proxy, redact_proxy
@@ -205,10 +206,18 @@ class _Client:
         return merged
 
     def _unary(
-        self, method: Method[Req, Resp], request: Req, options: Mapping[str, Any]
+        self,
+        method: Method[Req, Resp],
+        request: Req,
+        options: Mapping[str, Any],
+        info: CallInfo | None = None,
     ) -> Resp:
         if self._defaults:
             options = self._options(options)
+        if info is None:
+            info = call_details(options)
+        if info is not None:
+            options = {**options, "call_info": info}
         return self._transport.unary(method, request, **options)
 
     def _stream(
@@ -295,8 +304,8 @@ class InferenceClient(_Client):
         )
         if seed is not None:
             request.seed = _at_least(seed, 0, "seed")
-        info = options.get("call_info") or CallInfo()
-        response = self._unary(INFER, request, {**options, "call_info": info})
+        info = call_details(options) or CallInfo()
+        response = self._unary(INFER, request, options, info)
         return ChatReply(
             content=response.message.content,
             finish_reason=finish_reason(response.finish_reason),
@@ -321,8 +330,8 @@ class InferenceClient(_Client):
         for i, text in enumerate(inputs):
             _text(text, f"inputs[{i}]")
         request = scaiinfer.EmbedRequest(model=_text(model, "model"), inputs=list(inputs))
-        info = options.get("call_info") or CallInfo()
-        response = self._unary(EMBED, request, {**options, "call_info": info})
+        info = call_details(options) or CallInfo()
+        response = self._unary(EMBED, request, options, info)
         return Embeddings.of(response, info)
 
 

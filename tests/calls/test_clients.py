@@ -11,7 +11,6 @@ import grpc
 import pytest
 
 from scaigrid_client import (
-    CallInfo,
     ClusterClient,
     CoordinatorClient,
     CoreRuntimeClient,
@@ -22,6 +21,7 @@ from scaigrid_client import (
     ScaiGrid,
     __version__,
     errors,
+    raw_response,
 )
 from scaigrid_client.testing import FakeScaiGrid
 from scaigrid_client.v1 import scaicore, scaimind
@@ -82,14 +82,13 @@ async def test_every_client_method(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
 async def test_retries_keep_the_request_id(fake: FakeScaiGrid, grid: ScaiGrid) -> None:
     fake.fail("InferenceService.ListModels", grpc.StatusCode.UNAVAILABLE, times=2)
     events: list[RetryEvent] = []
-    info = CallInfo()
     async with InferenceClient(
         fake.target,
         token=fake.token,
         tls=False,
         retry=RetryPolicy(initial_backoff=0.01, on_retry=events.append),
     ) as client:
-        await client.list_models(request_id="my-id", call_info=info)
+        info = await raw_response(client.list_models, request_id="my-id")
     calls = fake.calls("InferenceService.ListModels")
     assert [c.request_id for c in calls] == ["my-id"] * 3
     assert [c.metadata.get("grpc-previous-rpc-attempts") for c in calls] == [None, "1", "2"]

@@ -11,7 +11,7 @@ import grpc
 import pytest
 import pytest_asyncio
 
-from scaigrid_client import CallInfo, RetryPolicy, ScaiGrid, errors
+from scaigrid_client import RetryPolicy, ScaiGrid, errors, raw_response
 from scaigrid_client._transport import Method
 from scaigrid_client.testing import FakeScaiGrid
 from scaigrid_client.v1 import scaiinfer
@@ -34,11 +34,10 @@ async def test_large_unary_response(grid: ScaiGrid) -> None:
 
 
 async def test_custom_metadata_round_trips(grid: ScaiGrid) -> None:
-    info = CallInfo()
-    await grid.inference.list_models(
+    info = await raw_response(
+        grid.inference.list_models,
         metadata={"x-echo-trace": "t-123", "x-echo-blob-bin": b"\x00\xffbinary"},
         request_id="md-1",
-        call_info=info,
     )
     initial, trailing = dict(info.initial_metadata), dict(info.trailing_metadata)
     for received in (initial, trailing):

@@ -250,9 +250,9 @@ def test_sync_client_from_many_threads_at_once() -> None:
 
         def worker(n: int) -> None:
             for i in range(10):
-                info = sync.CallInfo()
-                results.append(len(grid.inference.list_models(call_info=info)))
-                assert info.request_id is not None
+                info = sync.raw_response(grid.inference.list_models)
+                results.append(len(info.result))
+                assert info.request_id
                 request_ids.append(info.request_id)
                 job = grid.coordinator.submit_job(
                     name=f"t{n}-{i}", base_model="scailabs/poolnoodle-omni", gpus=1, max_steps=1
