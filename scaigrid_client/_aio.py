@@ -60,9 +60,9 @@ class FlowBase(StreamFlowBase[Req, Resp]):
             # A call cancelled by cancel() (while the caller held a message,
             # or from another task) raises CancelledError on its next read:
             # that ends the iteration. The task's own cancellation propagates.
-            if self.call is None and not _cancelling():
+            if self.call is None and not cancelling():
                 return None
-            if _cancelling() or not transport.closed:
+            if cancelling() or not transport.closed:
                 raise exc
             # grpc cancels the calls of a channel being closed.
             return transport.closed_error(state)  # type: ignore[no-any-return]
@@ -82,7 +82,7 @@ async def _within(call: Any, idle_timeout: float) -> AsyncGenerator[Any, None]:
             return
 
 
-def _cancelling() -> bool:
+def cancelling() -> bool:
     """Whether the current task itself is being cancelled (Python 3.11+)."""
     task = asyncio.current_task()
     cancelling = getattr(task, "cancelling", None)

@@ -41,7 +41,15 @@ class TokenProvider(Protocol):
     """
 
     async def get_token(self) -> str:
-        """The token to send now."""
+        """The token to send now.
+
+        Returns:
+            The service token (sent as ``authorization: Bearer <token>``).
+
+        Raises:
+            Exception: anything it raises fails the call as a
+                ``errors.TokenProviderError``, never retried.
+        """
         ...
 
     def invalidate(self) -> None:
@@ -58,7 +66,15 @@ class SyncTokenProvider(Protocol):
     safe to call from several threads at once)."""
 
     def get_token(self) -> str:
-        """The token to send now."""
+        """The token to send now.
+
+        Returns:
+            The service token (sent as ``authorization: Bearer <token>``).
+
+        Raises:
+            Exception: anything it raises fails the call as a
+                ``errors.TokenProviderError``, never retried.
+        """
         ...
 
     def invalidate(self) -> None:
@@ -270,10 +286,31 @@ class ScaiKeyTokenProvider(_ScaiKeyGrant):
     cache is shared by every loop that uses the provider). The client secret
     and the tokens never appear in ``repr()``, logs or exception text. For
     the sync clients, use ``scaigrid_client.sync.ScaiKeyTokenProvider``.
+
+    Args:
+        token_url: ScaiKey's token endpoint, an http(s) URL.
+        client_id: the service's OAuth2 client id.
+        client_secret: its secret (never shown).
+        scopes: the scopes to ask for; default the three services'.
+        refresh_margin: seconds before expiry at which a new token is
+            fetched; default 60.
+        timeout: seconds each fetch may take; default 10.
+
+    Raises:
+        ValueError: ``token_url`` is not an http(s) URL, or the client id or
+            secret is empty.
     """
 
     async def get_token(self) -> str:
-        """The cached token, or a fresh one from ScaiKey (one fetch at a time)."""
+        """The cached token, or a fresh one from ScaiKey (one fetch at a time).
+
+        Returns:
+            The access token.
+
+        Raises:
+            errors.TokenProviderError: ScaiKey could not be reached or refused
+                the credentials (its answer is named; the secret never is).
+        """
         token = self._cached()
         if token is not None:
             return token
@@ -301,10 +338,32 @@ class ScaiKeyTokenProvider(_ScaiKeyGrant):
 class SyncScaiKeyTokenProvider(_ScaiKeyGrant):
     """ScaiKeyTokenProvider for the sync clients (``scaigrid_client.sync``):
     the same grant and cache; ``get_token`` blocks, and threads that need a
-    token at once share one fetch."""
+    token at once share one fetch.
+
+    Args:
+        token_url: ScaiKey's token endpoint, an http(s) URL.
+        client_id: the service's OAuth2 client id.
+        client_secret: its secret (never shown).
+        scopes: the scopes to ask for; default the three services'.
+        refresh_margin: seconds before expiry at which a new token is
+            fetched; default 60.
+        timeout: seconds each fetch may take; default 10.
+
+    Raises:
+        ValueError: ``token_url`` is not an http(s) URL, or the client id or
+            secret is empty.
+    """
 
     def get_token(self) -> str:
-        """The cached token, or a fresh one from ScaiKey (one fetch at a time)."""
+        """The cached token, or a fresh one from ScaiKey (one fetch at a time).
+
+        Returns:
+            The access token.
+
+        Raises:
+            errors.TokenProviderError: ScaiKey could not be reached or refused
+                the credentials (its answer is named; the secret never is).
+        """
         token = self._cached()
         if token is not None:
             return token

@@ -249,9 +249,9 @@ class BaseTransport:
         )
 
     def closed_error(self, state: CallState) -> errors.CallCancelledError:
-        """For a stream whose client was closed under it."""
+        """For a call or stream whose client was closed under it."""
         return errors.CallCancelledError(
-            "the client was closed while the stream was open",
+            f"the client was closed while the {'stream was open' if state.method.streaming else 'call was in flight'}",
             request_id=state.request_id,
             attempts=state.attempt,
         )

@@ -20,6 +20,7 @@ last message delivered for a resumable stream.
 
 from __future__ import annotations
 
+import asyncio  # unasync: async-only
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
@@ -143,9 +144,22 @@ class CallLoop(BaseTransport):
             )
         except grpc.aio.AioRpcError as exc:
             error = await self.failure(exc, state)
+            if self.closed and isinstance(error, errors.CallCancelledError):
+                error = self.closed_error(state)  # say why it was cancelled
             if state.telemetry is not None:
                 self.attempt_done(state, error)
             raise error from None
+        # unasync: begin async-only
+        except asyncio.CancelledError:
+            # grpc cancels the calls of a channel being closed: not the
+            # task's cancellation (which propagates), so a typed error.
+            if not self.closed or flavour.cancelling():
+                raise
+            error = self.closed_error(state)
+            if state.telemetry is not None:
+                self.attempt_done(state, error)
+            raise error from None
+        # unasync: end async-only
         if state.telemetry is not None:
             self.attempt_done(state, None)
         if call_info is not None:
@@ -342,15 +356,22 @@ class ServerStream(ServerStreamBase[Resp]):
             await messages.aclose()
 
     async def initial_metadata(self) -> Metadata:
-        """The response headers of the current (or finished) attempt; empty
-        before the stream starts."""
+        """The response headers of the current (or finished) attempt.
+
+        Returns:
+            ``(key, value)`` pairs; empty before the stream starts.
+        """
         call = self._flow.call or self._flow.finished
         if call is None:
             return ()
         return tuple(await call.initial_metadata() or ())
 
     async def trailing_metadata(self) -> Metadata:
-        """The trailers of a stream that has ended normally; empty before."""
+        """The trailers of a stream that has ended normally.
+
+        Returns:
+            ``(key, value)`` pairs; empty until the stream has ended.
+        """
         if self._flow.finished is None:
             return ()
         return tuple(await self._flow.finished.trailing_metadata() or ())

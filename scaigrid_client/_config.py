@@ -96,6 +96,20 @@ class TLSConfig:
     certificate is checked against (for example when connecting by IP).
     ``TLSConfig()`` with nothing set verifies against the system roots, as
     ``tls=True`` does.
+
+    Args:
+        ca_cert: the CA bundle that signs the gateway's certificate; None:
+            the system roots.
+        client_cert: this client's certificate chain, for mTLS.
+        client_key: its private key (never shown in ``repr()``).
+        server_name: the name to check the gateway's certificate against,
+            instead of the target's host.
+
+    Raises:
+        ValueError: a file cannot be read or is not PEM, only one of
+            ``client_cert``/``client_key`` is given, the key does not belong
+            to the certificate, or ``server_name`` is not a host name; the
+            message names the argument.
     """
 
     ca_cert: bytes | None
@@ -156,6 +170,13 @@ class Keepalive:
     connection of a client that sends them (GOAWAY ``too_many_pings``).
     Ping more often only where the gateway permits it; elsewhere a stream's
     ``idle_timeout=`` notices a stall sooner. ``keepalive=None`` turns pings off.
+
+    Args:
+        interval: seconds without traffic before a ping (default 330).
+        timeout: seconds to wait for the ping's answer (default 20).
+
+    Raises:
+        ValueError: either is not a positive number of seconds.
     """
 
     interval: float = 330.0
@@ -170,7 +191,12 @@ class Keepalive:
                 )
 
     def channel_options(self) -> tuple[tuple[str, int], ...]:
-        """The grpc channel arguments that apply this."""
+        """The grpc channel arguments that apply this.
+
+        Returns:
+            ``(name, value)`` pairs for ``grpc.aio.insecure_channel(options=)``
+            and the like, when you build your own channel.
+        """
         return (
             ("grpc.keepalive_time_ms", round(self.interval * 1000)),
             ("grpc.keepalive_timeout_ms", round(self.timeout * 1000)),
@@ -183,7 +209,17 @@ class Keepalive:
 
 @dataclass(frozen=True)
 class RetryEvent:
-    """What ``RetryPolicy.on_retry`` sees before each retry."""
+    """What ``RetryPolicy.on_retry`` sees before each retry.
+
+    Attributes:
+        method: ``Service.Method``.
+        request_id: the call's ``x-request-id`` (every attempt sends it).
+        attempt: the attempt that just failed, from 1.
+        max_attempts: the policy's ``max_attempts``.
+        status: the failed attempt's gRPC status.
+        code: its ``scaigrid-error-code``, or None.
+        delay: seconds until the next attempt.
+    """
 
     method: str
     """``Service.Method``."""
@@ -212,6 +248,25 @@ class RetryPolicy:
     retryThrottling: each failure takes a token from a per-client bucket,
     each success returns ``budget_token_ratio``, and no retry is made while
     the bucket is at or below half. ``on_retry`` is called before each retry.
+
+    Args:
+        max_attempts: attempts in all, the first included (1 turns retries
+            off); default 5.
+        initial_backoff: seconds before the first retry; default 0.5.
+        max_backoff: the longest wait, in seconds; default 5.
+        multiplier: how much each wait grows, at least 1; default 2.
+        jitter: the share of a wait taken off at random, 0 to 1; default 0.2.
+        retry_on: the statuses to retry (``grpc.StatusCode``, not OK);
+            default UNAVAILABLE only. Failures that cannot heal by waiting
+            (a TLS mismatch, an unknown host) are never retried.
+        on_retry: called with a `RetryEvent` before each retry (logging,
+            metrics); an exception it raises ends the call with it.
+        budget_max_tokens: the retry budget's size, in (0, 1000]; default 100.
+        budget_token_ratio: what a success returns to the budget, above 0;
+            default 0.1.
+
+    Raises:
+        ValueError: a value is out of its range; the message names it.
     """
 
     # The defaults wait about 0.5, 1, 2 and 4 seconds (less up to 20%), so a
@@ -254,6 +309,14 @@ class RetryPolicy:
         object.__setattr__(self, "retry_on", statuses)
 
     def backoff(self, attempt: int, rand: float) -> float:
-        """Delay after failed attempt ``attempt`` (from 1), with ``rand`` in [0, 1)."""
+        """The wait after a failed attempt, before pushback and the deadline.
+
+        Args:
+            attempt: the attempt that failed, from 1.
+            rand: a random number in [0, 1), the jitter's share.
+
+        Returns:
+            Seconds to wait.
+        """
         ceiling = min(self.initial_backoff * self.multiplier ** (attempt - 1), self.max_backoff)
         return ceiling * (1.0 - self.jitter * rand)

@@ -55,7 +55,8 @@ class CallOptions(TypedDict, total=False):
     """This call's retry policy, instead of the client's (the client's retry
     budget still applies)."""
     call_info: CallInfo
-    """Filled with the request id, attempts and metadata when the call succeeds."""
+    """Deprecated (warns; goes in 2.0): use `raw_response()`. Filled with the
+    request id, attempts and metadata when the call succeeds."""
 
 
 class StreamOptions(TypedDict, total=False):
@@ -320,7 +321,7 @@ class Embeddings(list[list[float]]):
     """The raw response."""
 
     @classmethod
-    def of(cls, response: scaiinfer.EmbedResponse, info: CallInfo) -> Embeddings:
+    def _of(cls, response: scaiinfer.EmbedResponse, info: CallInfo) -> Embeddings:
         result = cls(list(e.values) for e in response.embeddings)
         result.model = response.model
         result.usage = response.usage

@@ -47,6 +47,15 @@ def to_dict(message: Message) -> dict[str, Any]:
     - Bytes are base64 text; map keys are str.
     - ``Timestamp`` is an RFC 3339 str, ``Duration`` seconds as a float,
       ``Struct``/``Value``/``ListValue`` native JSON, wrappers their value.
+
+    Args:
+        message: any protobuf message (a result, a stream's chunk, ...).
+
+    Returns:
+        A new dict of plain JSON types.
+
+    Raises:
+        TypeError: ``message`` is not a protobuf message.
     """
     if not isinstance(message, Message):
         raise TypeError(f"to_dict: expected a protobuf message, got {type(message).__name__}")

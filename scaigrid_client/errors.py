@@ -105,7 +105,11 @@ class ScaiGridError(Exception):
 
     def add_detail(self, text: str) -> None:
         """Append ``text`` to the message (the SDK's own findings, such as
-        why a call was not retried)."""
+        why a call was not retried).
+
+        Args:
+            text: the finding, appended after ``"; "``.
+        """
         self.message = f"{self.message}; {text}"
         self.args = (self.message,)
 
@@ -205,6 +209,11 @@ class TLSVerificationError(UnavailableError):
     - ``"client_key_mismatch"``: the client key does not belong to the certificate.
 
     The same settings fail the same way every time, so it is never retried.
+
+    Args:
+        message: what failed, in words.
+        reason: one of the reasons above.
+        **kwargs: the fields of `ScaiGridError` (``request_id``, ...).
     """
 
     def __init__(self, message: str, *, reason: str, **kwargs: Any) -> None:
@@ -213,7 +222,13 @@ class TLSVerificationError(UnavailableError):
 
 
 class NameResolutionError(UnavailableError):
-    """The gateway's host name does not resolve (``host`` names it). Never retried."""
+    """The gateway's host name does not resolve (``host`` names it). Never retried.
+
+    Args:
+        message: what failed, in words.
+        host: the name that did not resolve.
+        **kwargs: the fields of `ScaiGridError` (``request_id``, ...).
+    """
 
     def __init__(self, message: str, *, host: str | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -224,7 +239,13 @@ class ProxyError(UnavailableError):
     """The HTTP proxy (``proxy=`` or the environment's ``https_proxy``) did
     not open the tunnel to the gateway; ``http_status`` is its answer: 407
     (it wants credentials, or rejected them), 403 (it does not allow this
-    host and port), 502 or 503 (it could not reach the gateway)."""
+    host and port), 502 or 503 (it could not reach the gateway).
+
+    Args:
+        message: what failed, in words.
+        http_status: the proxy's HTTP status.
+        **kwargs: the fields of `ScaiGridError` (``request_id``, ...).
+    """
 
     def __init__(self, message: str, *, http_status: int, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -515,6 +536,15 @@ def from_rpc_error(
     The status picks the class; a known ``scaigrid-error-code`` under that
     status picks a finer one. Anything missing or malformed falls back to the
     status-level class (or ``UnknownError``); this function never raises.
+
+    Args:
+        error: what grpc raised (``grpc.RpcError`` or ``grpc.aio.AioRpcError``;
+            anything else becomes an `UnknownError`).
+        request_id: the call's ``x-request-id``, kept on the error.
+        attempts: how many attempts the call made.
+
+    Returns:
+        The `ScaiGridError` subclass for the status and error code.
     """
     status: object = _safe_call(error, "code")
     if not isinstance(status, grpc.StatusCode):

@@ -131,6 +131,8 @@ class CallLoop(BaseTransport):
             )
         except grpc.RpcError as exc:
             error = self.failure(exc, state)
+            if self.closed and isinstance(error, errors.CallCancelledError):
+                error = self.closed_error(state)  # say why it was cancelled
             if state.telemetry is not None:
                 self.attempt_done(state, error)
             raise error from None
@@ -321,15 +323,22 @@ class ServerStream(ServerStreamBase[Resp]):
             messages.close()
 
     def initial_metadata(self) -> Metadata:
-        """The response headers of the current (or finished) attempt; empty
-        before the stream starts."""
+        """The response headers of the current (or finished) attempt.
+
+        Returns:
+            ``(key, value)`` pairs; empty before the stream starts.
+        """
         call = self._flow.call or self._flow.finished
         if call is None:
             return ()
         return tuple(call.initial_metadata() or ())
 
     def trailing_metadata(self) -> Metadata:
-        """The trailers of a stream that has ended normally; empty before."""
+        """The trailers of a stream that has ended normally.
+
+        Returns:
+            ``(key, value)`` pairs; empty until the stream has ended.
+        """
         if self._flow.finished is None:
             return ()
         return tuple(self._flow.finished.trailing_metadata() or ())

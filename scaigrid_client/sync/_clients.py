@@ -99,7 +99,34 @@ logger = logging.getLogger("scaigrid_client")
 
 
 class _Client:
-    """Construction, closing and repr shared by every client."""
+    """Construction, closing and repr shared by every client.
+
+    Args:
+        target: the gateway, ``host[:port]`` (port 50051 by default) or a
+            gRPC URI (``dns:///``, ``unix:``); None reads ``SCAIGRID_TARGET``.
+        token: the service token: a str, a function (async or not) asked
+            before every call, or a `TokenProvider`; None reads
+            ``SCAIGRID_SERVICE_TOKEN``. Never shown in ``repr()`` or logs.
+        tls: True (default): TLS with the system roots; False: plaintext;
+            a `TLSConfig`: a custom CA and mTLS.
+        retry: the `RetryPolicy` of every call; default: UNAVAILABLE up to
+            5 attempts, about 0.5, 1, 2 and 4 s apart.
+        timeout: the deadline in seconds of each unary call that gives none,
+            instead of the method's default; streams keep none.
+        channel: a channel you built and close yourself; ``target``, ``tls``
+            and the channel settings then do not apply.
+        channel_options: extra grpc channel arguments, ``(name, value)``.
+        interceptors: grpc client interceptors of the flavour's kind.
+        compression: a ``grpc.Compression`` for every call.
+        keepalive: HTTP/2 keepalive pings (`Keepalive`); None: no pings.
+        proxy: an HTTP CONNECT proxy URL, ``http://[user:password@]host:port``;
+            None: from the environment (``grpc_proxy``, ``https_proxy``,
+            ``no_proxy``), except for loopback; False: none.
+
+    Raises:
+        ValueError: a setting is invalid (target, token, proxy, ...); the
+            message names the argument. Nothing connects until the first call.
+    """
 
     def __init__(
         self,
@@ -228,7 +255,11 @@ class _Client:
         return self._transport.stream(method, request, **options, **how)
 
     def close(self) -> None:
-        """Close the channel, unless it was passed in or is shared by a ScaiGrid."""
+        """Close the channel, unless it was passed in or is shared by a ScaiGrid.
+
+        Calls still running fail with ``errors.CallCancelledError``; a call
+        made after it raises ``errors.ClientClosedError``.
+        """
         if self._owns_transport:
             self._transport.close()
 
@@ -246,8 +277,23 @@ class InferenceClient(_Client):
     def list_models(
         self, *, capability: CapabilityArg | None = None, **options: Unpack[CallOptions]
     ) -> list[scaiinfer.Model]:
-        """The models this token may use, sorted by id; ``capability=``
-        (``"chat"``, ``"embeddings"``) keeps only the models that have it."""
+        """The models this token may use, sorted by id.
+
+        Args:
+            capability: keep only the models that have it: ``"chat"`` or
+                ``"embeddings"`` (any case, the enum, or its number).
+            **options: call options (`types.CallOptions`): ``timeout``
+                (seconds for the whole call, retries included), ``request_id``,
+                ``metadata``, ``retry``.
+
+        Returns:
+            The models (``id``, ``capabilities``, ``context_window``, ...).
+
+        Raises:
+            errors.ScaiGridError: the call failed; the subclass names why
+                (see the error table), after the retries the policy allows.
+            ValueError: ``capability`` is not one of the names.
+        """
         wanted = (
             0 if capability is None else enum_value(capability, scaiinfer.Capability, "capability")
         )
@@ -269,8 +315,32 @@ class InferenceClient(_Client):
     ) -> ServerStream[scaiinfer.StreamInferenceResponse]:
         """Stream a chat reply: ``for chunk in ...: chunk.delta.content``.
 
-        Retried only before the first chunk. ``binary_bytes=N`` asks for binary
-        output of at most N bytes, in ``chunk.data``.
+        Retried only before the first chunk (a reply is never repeated).
+
+        Args:
+            model: the model id, such as ``"scailabs/poolnoodle-omni"``.
+            messages: the conversation: dicts ``{"role": "user", "content":
+                "..."}`` (roles ``system``, ``user``, ``assistant``) or
+                ``ChatMessage`` messages.
+            max_tokens: the most tokens to generate, at least 1; None: the
+                model's limit.
+            temperature: sampling temperature, 0 to 2; None: the model's.
+            top_p: nucleus sampling, in (0, 1]; None: the model's.
+            stop: strings that end the reply when generated (not included).
+            seed: a non-negative seed for reproducible sampling.
+            binary_bytes: ask for binary output of at most this many bytes,
+                delivered in ``chunk.data``.
+            **options: stream options (`types.StreamOptions`): ``timeout``,
+                ``idle_timeout``, ``request_id``, ``metadata``, ``retry``.
+
+        Returns:
+            The stream's handle: iterate it for the chunks; the last has
+            ``finish_reason`` and ``usage``. Nothing is sent until it is read.
+
+        Raises:
+            ValueError: an argument is out of range; the message names it.
+                Raised before anything is sent.
+            errors.ScaiGridError: while reading, when the stream fails.
         """
         request = scaiinfer.InferenceRequest(
             model=_text(model, "model", "scailabs/poolnoodle-omni"),
@@ -296,7 +366,33 @@ class InferenceClient(_Client):
         seed: int | None = None,
         **options: Unpack[CallOptions],
     ) -> ChatReply:
-        """A whole chat reply; ``.content`` is the text."""
+        """A whole chat reply; ``.content`` is the text.
+
+        Args:
+            model: the model id, such as ``"scailabs/poolnoodle-omni"``.
+            messages: the conversation: dicts ``{"role": "user", "content":
+                "..."}`` (roles ``system``, ``user``, ``assistant``) or
+                ``ChatMessage`` messages.
+            max_tokens: the most tokens to generate, at least 1; None: the
+                model's limit.
+            temperature: sampling temperature, 0 to 2; None: the model's.
+            top_p: nucleus sampling, in (0, 1]; None: the model's.
+            stop: strings that end the reply when generated (not included).
+            seed: a non-negative seed for reproducible sampling.
+            **options: call options (`types.CallOptions`): ``timeout``
+                (seconds for the whole call, retries included), ``request_id``,
+                ``metadata``, ``retry``.
+
+        Returns:
+            A `ChatReply`: ``content``, ``finish_reason``, ``usage``,
+            ``model``, ``request_id``, ``attempts``, and the raw ``response``.
+
+        Raises:
+            errors.ScaiGridError: the call failed; the subclass names why
+                (see the error table), after the retries the policy allows.
+            ValueError: an argument is out of range; the message names it.
+                Raised before anything is sent.
+        """
         request = scaiinfer.InferRequest(
             model=_text(model, "model", "scailabs/poolnoodle-omni"),
             messages=_messages(messages),
@@ -322,9 +418,26 @@ class InferenceClient(_Client):
     def embed(
         self, *, model: str, inputs: Sequence[str], **options: Unpack[CallOptions]
     ) -> Embeddings:
-        """One embedding vector per input, in input order: a list of vectors
-        that also carries ``.model``, ``.usage``, ``.indexes`` and
-        ``.request_id``."""
+        """One embedding vector per input, in input order.
+
+        Args:
+            model: an embeddings model's id.
+            inputs: the texts, a non-empty sequence of non-empty str.
+            **options: call options (`types.CallOptions`): ``timeout``
+                (seconds for the whole call, retries included), ``request_id``,
+                ``metadata``, ``retry``.
+
+        Returns:
+            `Embeddings`: a list of vectors (lists of float) that also carries
+            ``.model``, ``.usage``, ``.indexes``, ``.request_id`` and
+            ``.response``.
+
+        Raises:
+            errors.ScaiGridError: the call failed; the subclass names why
+                (see the error table), after the retries the policy allows.
+            ValueError: an argument is out of range; the message names it.
+                Raised before anything is sent.
+        """
         if isinstance(inputs, str) or not isinstance(inputs, Sequence) or not inputs:
             raise ValueError("inputs: pass a non-empty sequence of str, such as ['hello']")
         for i, text in enumerate(inputs):
@@ -332,7 +445,7 @@ class InferenceClient(_Client):
         request = scaiinfer.EmbedRequest(model=_text(model, "model"), inputs=list(inputs))
         info = call_details(options) or CallInfo()
         response = self._unary(EMBED, request, options, info)
-        return Embeddings.of(response, info)
+        return Embeddings._of(response, info)
 
 
 class HeartbeatClient(_Client):
@@ -351,8 +464,31 @@ class HeartbeatClient(_Client):
         queue_depth: int = 0,
         **options: Unpack[CallOptions],
     ) -> scaiinfer.HeartbeatResponse:
-        """Report this node's health (``"healthy"``, ``"degraded"``,
-        ``"unhealthy"``, ``"draining"``) and capacity; returns the acknowledgement."""
+        """Report this node's health and capacity once.
+
+        Args:
+            node_id: this node's id.
+            health: ``"healthy"`` (default), ``"degraded"``, ``"unhealthy"``
+                or ``"draining"`` (any case, the enum, or its number).
+            loaded_models: the models loaded and ready.
+            gpu_count: GPUs on the node, at least 0.
+            gpu_memory_total_bytes: their memory in all, at least 0.
+            gpu_memory_used_bytes: memory in use, at least 0.
+            gpu_utilization: busy share, 0 to 1.
+            queue_depth: requests waiting, at least 0.
+            **options: call options (`types.CallOptions`): ``timeout``
+                (seconds for the whole call, retries included), ``request_id``,
+                ``metadata``, ``retry``.
+
+        Returns:
+            The gateway's acknowledgement (``HeartbeatResponse``).
+
+        Raises:
+            errors.ScaiGridError: the call failed; the subclass names why
+                (see the error table), after the retries the policy allows.
+            ValueError: an argument is out of range; the message names it.
+                Raised before anything is sent.
+        """
         if not 0 <= gpu_utilization <= 1:
             raise ValueError(f"gpu_utilization: must be between 0 and 1, got {gpu_utilization!r}")
         request = scaiinfer.HeartbeatRequest(
@@ -375,10 +511,28 @@ class HeartbeatClient(_Client):
         interval: float = 5.0,
         jitter: float = 0.1,
     ) -> HeartbeatLoop:
-        """Send a heartbeat every ``interval`` seconds (± ``jitter`` share) in
-        the background, with the fields ``capacity()`` returns. Failures are
-        logged and the loop goes on, so it rides out gateway restarts. Needs a
-        running event loop; stop it with ``loop.stop()``.
+        """Send a heartbeat every ``interval`` seconds in the background.
+
+        Failures are logged and counted and the loop goes on, so it rides out
+        gateway restarts. Async: needs a running event loop (a task); sync: a
+        daemon thread.
+
+        Args:
+            node_id: this node's id.
+            capacity: called before each beat (may be async in the async
+                flavour); returns `heartbeat`'s keyword arguments, such as
+                ``{"gpu_count": 8, "queue_depth": 3}``.
+            interval: seconds between beats, above 0; default 5.
+            jitter: each interval varies by up to this share, in [0, 1);
+                default 0.1.
+
+        Returns:
+            The running `HeartbeatLoop` (``sent``, ``failed``, ``last``);
+            stop it with ``stop()`` (awaited in the async flavour).
+
+        Raises:
+            ValueError: an argument is out of range; the message names it.
+                Raised before anything is sent.
         """
         _text(node_id, "node_id")
         if not interval > 0:
@@ -421,8 +575,32 @@ class CoordinatorClient(_Client):
         hyperparameters: Mapping[str, str | int | float] | None = None,
         **options: Unpack[CallOptions],
     ) -> scaimind.Job:
-        """Queue a training job. Safe to retry: the request id is its
-        idempotency key, so a retry never makes a second job."""
+        """Queue a training job.
+
+        Safe to retry: the request id is its idempotency key, so a retry
+        (the SDK's or yours, with the same ``request_id``) never makes a
+        second job.
+
+        Args:
+            name: the job's display name.
+            base_model: the model to fine-tune.
+            gpus: GPUs to train on, at least 1.
+            max_steps: training steps, at least 1.
+            dataset: the dataset's URI.
+            hyperparameters: names to values (sent as str).
+            **options: call options (`types.CallOptions`): ``timeout``
+                (seconds for the whole call, retries included), ``request_id``,
+                ``metadata``, ``retry``.
+
+        Returns:
+            The queued ``Job`` (``id``, ``state``, ``spec``, ...).
+
+        Raises:
+            errors.ScaiGridError: the call failed; the subclass names why
+                (see the error table), after the retries the policy allows.
+            ValueError: an argument is out of range; the message names it.
+                Raised before anything is sent.
+        """
         spec = scaimind.JobSpec(
             name=_text(name, "name"),
             base_model=_text(base_model, "base_model", "scailabs/poolnoodle-omni"),
@@ -435,16 +613,49 @@ class CoordinatorClient(_Client):
         return (self._unary(SUBMIT_JOB, request, options)).job
 
     def get_job(self, job_id: str, **options: Unpack[CallOptions]) -> scaimind.Job:
-        """A job's current state and progress."""
+        """A job's current state and progress.
+
+        Args:
+            job_id: the job's id.
+            **options: call options (`types.CallOptions`): ``timeout``
+                (seconds for the whole call, retries included), ``request_id``,
+                ``metadata``, ``retry``.
+
+        Returns:
+            The ``Job``.
+
+        Raises:
+            errors.NotFoundError: no such job.
+            errors.ScaiGridError: the call failed; the subclass names why
+                (see the error table), after the retries the policy allows.
+        """
         request = scaimind.GetJobRequest(job_id=_text(job_id, "job_id"))
         return (self._unary(GET_JOB, request, options)).job
 
     def list_jobs(
         self, *, state: JobStateArg | None = None, **options: Unpack[CallOptions]
     ) -> list[scaimind.Job]:
-        """Jobs, newest first; ``state=`` (``"running"``, ...) keeps only jobs
-        in that state. Every page: a gateway that caps its answers is asked
-        for the next page until the list ends."""
+        """Jobs, newest first, every page of them.
+
+        A gateway that caps its answers is asked for the next page until the
+        list ends; see `iter_jobs` to read them a page at a time.
+
+        Args:
+            state: keep only jobs in this state: ``"queued"``, ``"running"``,
+                ``"succeeded"``, ``"failed"``, ``"cancelled"`` (any case, the
+                enum, or its number).
+            **options: call options (`types.CallOptions`): ``timeout``
+                (seconds for the whole call, retries included), ``request_id``,
+                ``metadata``, ``retry``.
+
+        Returns:
+            The jobs.
+
+        Raises:
+            errors.ScaiGridError: the call failed; the subclass names why
+                (see the error table), after the retries the policy allows.
+            ValueError: ``state`` is not one of the names.
+        """
         return [job for job in self._jobs(state, 0, dict(options))]
 
     def iter_jobs(
@@ -454,10 +665,24 @@ class CoordinatorClient(_Client):
         page_size: int = 100,
         **options: Unpack[CallOptions],
     ) -> Pager[scaimind.Job]:
-        """Jobs, newest first, fetched ``page_size`` at a time: for more jobs
-        than one answer should carry. ``for job in ...``; ``.pages``
-        for the pages; each page is a call of its own, with its retries and
-        deadline."""
+        """Jobs, newest first, fetched ``page_size`` at a time.
+
+        Args:
+            state: keep only jobs in this state (as in `list_jobs`).
+            page_size: jobs per page, at least 1; default 100.
+            **options: call options (`types.CallOptions`): ``timeout``
+                (seconds for the whole call, retries included), ``request_id``,
+                ``metadata``, ``retry``.
+
+        Returns:
+            A `Pager`: iterate it for the jobs, or ``.pages`` for the pages.
+            Each page is a call of its own, with its retries and deadline.
+
+        Raises:
+            ValueError: an argument is out of range; the message names it.
+                Raised before anything is sent.
+            errors.ScaiGridError: while iterating, when a page's call fails.
+        """
         return self._jobs(state, _at_least(page_size, 1, "page_size"), dict(options))
 
     def _jobs(
@@ -469,7 +694,23 @@ class CoordinatorClient(_Client):
         return Pager(self._transport, LIST_JOBS, request, "jobs", self._options(options))
 
     def cancel_job(self, job_id: str, **options: Unpack[CallOptions]) -> scaimind.Job:
-        """Stop a queued or running job; returns it CANCELLED. Safe to retry."""
+        """Stop a queued or running job. Safe to retry.
+
+        Args:
+            job_id: the job's id.
+            **options: call options (`types.CallOptions`): ``timeout``
+                (seconds for the whole call, retries included), ``request_id``,
+                ``metadata``, ``retry``.
+
+        Returns:
+            The ``Job``, now CANCELLED.
+
+        Raises:
+            errors.NotFoundError: no such job.
+            errors.FailedPreconditionError: the job has already ended.
+            errors.ScaiGridError: the call failed; the subclass names why
+                (see the error table), after the retries the policy allows.
+        """
         request = scaimind.CancelJobRequest(job_id=_text(job_id, "job_id"))
         return (self._unary(CANCEL_JOB, request, options)).job
 
@@ -481,12 +722,29 @@ class CoordinatorClient(_Client):
         epoch: str = "",
         **options: Unpack[StreamOptions],
     ) -> ServerStream[scaimind.StreamMetricsResponse]:
-        """Metric points in step order; ends when the job is terminal.
+        """Metric points in step order; the stream ends when the job does.
 
         Resumes by itself after a dropped connection from the last step
-        delivered: no gap, no duplicate. To continue from a saved cursor,
-        pass the last point's ``step`` and ``epoch``; if the gateway's
-        history is no longer that epoch, ``errors.HistoryResetError``.
+        delivered: no gap, no duplicate.
+
+        Args:
+            job_id: the job's id.
+            after_step: deliver the points after this step (a saved cursor:
+                the last point's ``step``); default 0, from the start.
+            epoch: the saved cursor's ``epoch``; the stream fails rather than
+                skip or repeat when the gateway's history is another one.
+            **options: stream options (`types.StreamOptions`): ``timeout``,
+                ``idle_timeout``, ``request_id``, ``metadata``, ``retry``.
+
+        Returns:
+            The stream's handle; iterate it for the points.
+
+        Raises:
+            ValueError: an argument is out of range; the message names it.
+                Raised before anything is sent.
+            errors.HistoryResetError: while reading, when ``epoch`` is not
+                the gateway's.
+            errors.ScaiGridError: while reading, when the stream fails.
         """
         request = scaimind.StreamMetricsRequest(
             job_id=_text(job_id, "job_id"),
@@ -510,7 +768,28 @@ class ClusterClient(_Client):
         labels: Mapping[str, str] | None = None,
         **options: Unpack[CallOptions],
     ) -> scaimind.Node:
-        """Register a node and its GPUs, or replace its registration. Idempotent."""
+        """Register a node and its GPUs, or replace its registration. Idempotent.
+
+        Args:
+            node_id: the node's id.
+            gpus: its GPUs, at least 1.
+            address: where it is reached (``host:port``).
+            gpu_type: its GPUs' model, such as ``"H100"``.
+            gpu_memory_bytes: memory per GPU, at least 0.
+            labels: free-form labels.
+            **options: call options (`types.CallOptions`): ``timeout``
+                (seconds for the whole call, retries included), ``request_id``,
+                ``metadata``, ``retry``.
+
+        Returns:
+            The ``Node`` as registered.
+
+        Raises:
+            errors.ScaiGridError: the call failed; the subclass names why
+                (see the error table), after the retries the policy allows.
+            ValueError: an argument is out of range; the message names it.
+                Raised before anything is sent.
+        """
         request = scaimind.RegisterNodeRequest(
             node_id=_text(node_id, "node_id"),
             gpus=_at_least(gpus, 1, "gpus"),
@@ -522,16 +801,41 @@ class ClusterClient(_Client):
         return (self._unary(REGISTER_NODE, request, options)).node
 
     def list_nodes(self, **options: Unpack[CallOptions]) -> list[scaimind.Node]:
-        """Registered nodes, sorted by id, with their free GPUs; every page
-        (a gateway that caps its answers is asked until the list ends)."""
+        """Registered nodes, sorted by id, with their free GPUs; every page.
+
+        Args:
+            **options: call options (`types.CallOptions`): ``timeout``
+                (seconds for the whole call, retries included), ``request_id``,
+                ``metadata``, ``retry``.
+
+        Returns:
+            The nodes.
+
+        Raises:
+            errors.ScaiGridError: the call failed; the subclass names why
+                (see the error table), after the retries the policy allows.
+        """
         return [node for node in self._nodes(0, dict(options))]
 
     def iter_nodes(
         self, *, page_size: int = 100, **options: Unpack[CallOptions]
     ) -> Pager[scaimind.Node]:
-        """Registered nodes, sorted by id, fetched ``page_size`` at a time
-        (``for node in ...``; ``.pages`` for the pages); each page is a
-        call of its own."""
+        """Registered nodes, sorted by id, fetched ``page_size`` at a time.
+
+        Args:
+            page_size: nodes per page, at least 1; default 100.
+            **options: call options (`types.CallOptions`): ``timeout``
+                (seconds for the whole call, retries included), ``request_id``,
+                ``metadata``, ``retry``.
+
+        Returns:
+            A `Pager`: iterate it for the nodes, or ``.pages`` for the pages.
+
+        Raises:
+            ValueError: an argument is out of range; the message names it.
+                Raised before anything is sent.
+            errors.ScaiGridError: while iterating, when a page's call fails.
+        """
         return self._nodes(_at_least(page_size, 1, "page_size"), dict(options))
 
     def _nodes(self, page_size: int, options: dict[str, Any]) -> Pager[scaimind.Node]:
@@ -542,7 +846,29 @@ class ClusterClient(_Client):
     def allocate_gpus(
         self, *, job_id: str, count: int, gpu_type: str = "", **options: Unpack[CallOptions]
     ) -> scaimind.Allocation:
-        """Reserve GPUs for a job. Safe to retry: the request id is its idempotency key."""
+        """Reserve GPUs for a job.
+
+        Safe to retry: the request id is its idempotency key, so a retry
+        never reserves twice.
+
+        Args:
+            job_id: the job the GPUs are for.
+            count: how many, at least 1.
+            gpu_type: the GPU model wanted; empty: any.
+            **options: call options (`types.CallOptions`): ``timeout``
+                (seconds for the whole call, retries included), ``request_id``,
+                ``metadata``, ``retry``.
+
+        Returns:
+            The ``Allocation`` (``id``, ``node_id``, ``gpu_indexes``, ...).
+
+        Raises:
+            errors.InsufficientGPUsError: not enough free GPUs.
+            errors.ScaiGridError: the call failed; the subclass names why
+                (see the error table), after the retries the policy allows.
+            ValueError: an argument is out of range; the message names it.
+                Raised before anything is sent.
+        """
         request = scaimind.AllocateGPUsRequest(
             job_id=_text(job_id, "job_id"), count=_at_least(count, 1, "count"), gpu_type=gpu_type
         )
@@ -551,7 +877,22 @@ class ClusterClient(_Client):
     def release_gpus(
         self, allocation_id: str, **options: Unpack[CallOptions]
     ) -> scaimind.Allocation:
-        """Return an allocation's GPUs to the pool. Releasing twice is harmless."""
+        """Return an allocation's GPUs to the pool. Releasing twice is harmless.
+
+        Args:
+            allocation_id: the allocation's id.
+            **options: call options (`types.CallOptions`): ``timeout``
+                (seconds for the whole call, retries included), ``request_id``,
+                ``metadata``, ``retry``.
+
+        Returns:
+            The ``Allocation``, released.
+
+        Raises:
+            errors.NotFoundError: no such allocation.
+            errors.ScaiGridError: the call failed; the subclass names why
+                (see the error table), after the retries the policy allows.
+        """
         request = scaimind.ReleaseGPUsRequest(allocation_id=_text(allocation_id, "allocation_id"))
         return (self._unary(RELEASE_GPUS, request, options)).allocation
 
@@ -567,8 +908,32 @@ class CoreRuntimeClient(_Client):
         content_type: str | None = None,
         **options: Unpack[CallOptions],
     ) -> scaicore.InvokeCoreResponse:
-        """Run a core. A dict payload is sent as JSON. Safe to retry: the
-        request id is its idempotency key, so a retry never invokes twice."""
+        """Run a core.
+
+        Safe to retry: the request id is its idempotency key, so a retry
+        never invokes twice.
+
+        Args:
+            core_id: the core instance's id.
+            payload: bytes as is, a str as UTF-8, a dict as JSON; None: empty.
+            content_type: the payload's type; default from the payload
+                (``application/octet-stream``, ``text/plain; charset=utf-8``,
+                ``application/json``).
+            **options: call options (`types.CallOptions`): ``timeout``
+                (seconds for the whole call, retries included), ``request_id``,
+                ``metadata``, ``retry``.
+
+        Returns:
+            The ``InvokeCoreResponse`` (``payload``, ``content_type``).
+
+        Raises:
+            errors.NotFoundError: no such core.
+            errors.FailedPreconditionError: the core is not active.
+            errors.ScaiGridError: the call failed; the subclass names why
+                (see the error table), after the retries the policy allows.
+            ValueError: a dict payload is not JSON-serializable.
+            TypeError: the payload is not bytes, str or a dict.
+        """
         if payload is None:
             data, kind = b"", content_type or ""
         elif isinstance(payload, bytes):
@@ -589,16 +954,44 @@ class CoreRuntimeClient(_Client):
         return self._unary(INVOKE_CORE, request, options)
 
     def get_core(self, core_id: str, **options: Unpack[CallOptions]) -> scaicore.CoreInstance:
-        """A core instance's current state."""
+        """A core instance's current state.
+
+        Args:
+            core_id: the core instance's id.
+            **options: call options (`types.CallOptions`): ``timeout``
+                (seconds for the whole call, retries included), ``request_id``,
+                ``metadata``, ``retry``.
+
+        Returns:
+            The ``CoreInstance``.
+
+        Raises:
+            errors.NotFoundError: no such core.
+            errors.ScaiGridError: the call failed; the subclass names why
+                (see the error table), after the retries the policy allows.
+        """
         request = scaicore.GetCoreRequest(core_id=_text(core_id, "core_id"))
         return (self._unary(GET_CORE, request, options)).instance
 
     def passivate_core(
         self, core_id: str, **options: Unpack[CallOptions]
     ) -> scaicore.CoreInstance:
-        """Move an active instance to storage; returns it PASSIVATED.
+        """Move an active instance to storage.
 
-        Passivating a passivated core raises ``FailedPreconditionError``.
+        Args:
+            core_id: the core instance's id.
+            **options: call options (`types.CallOptions`): ``timeout``
+                (seconds for the whole call, retries included), ``request_id``,
+                ``metadata``, ``retry``.
+
+        Returns:
+            The ``CoreInstance``, now PASSIVATED.
+
+        Raises:
+            errors.NotFoundError: no such core.
+            errors.FailedPreconditionError: it is not active.
+            errors.ScaiGridError: the call failed; the subclass names why
+                (see the error table), after the retries the policy allows.
         """
         request = scaicore.PassivateCoreRequest(core_id=_text(core_id, "core_id"))
         return (self._unary(PASSIVATE_CORE, request, options)).instance
@@ -606,9 +999,22 @@ class CoreRuntimeClient(_Client):
     def restore_core(
         self, core_id: str, **options: Unpack[CallOptions]
     ) -> scaicore.CoreInstance:
-        """Bring a passivated instance back; returns it ACTIVE.
+        """Bring a passivated instance back.
 
-        Restoring an active core raises ``FailedPreconditionError``.
+        Args:
+            core_id: the core instance's id.
+            **options: call options (`types.CallOptions`): ``timeout``
+                (seconds for the whole call, retries included), ``request_id``,
+                ``metadata``, ``retry``.
+
+        Returns:
+            The ``CoreInstance``, now ACTIVE.
+
+        Raises:
+            errors.NotFoundError: no such core.
+            errors.FailedPreconditionError: it is not passivated.
+            errors.ScaiGridError: the call failed; the subclass names why
+                (see the error table), after the retries the policy allows.
         """
         request = scaicore.RestoreCoreRequest(core_id=_text(core_id, "core_id"))
         return (self._unary(RESTORE_CORE, request, options)).instance
@@ -624,10 +1030,26 @@ class CoreRuntimeClient(_Client):
         """A core's events in sequence order, then live until cancelled.
 
         Resumes by itself after a dropped connection or a gateway restart
-        from the last sequence delivered: no gap, no duplicate. To continue
-        from a saved cursor, pass the last event's ``sequence`` and
-        ``epoch``; if the gateway lost or reset that history, the stream
-        raises ``errors.HistoryResetError`` rather than skip or repeat.
+        from the last sequence delivered: no gap, no duplicate.
+
+        Args:
+            core_id: the core instance's id.
+            after_sequence: deliver the events after this one (a saved
+                cursor: the last event's ``sequence``); default 0, all.
+            epoch: the saved cursor's ``epoch``; the stream fails rather than
+                skip or repeat when the gateway lost or reset that history.
+            **options: stream options (`types.StreamOptions`): ``timeout``,
+                ``idle_timeout``, ``request_id``, ``metadata``, ``retry``.
+
+        Returns:
+            The stream's handle; iterate it for the events, close it to stop.
+
+        Raises:
+            ValueError: an argument is out of range; the message names it.
+                Raised before anything is sent.
+            errors.HistoryResetError: while reading, when ``epoch`` is not
+                the gateway's.
+            errors.ScaiGridError: while reading, when the stream fails.
         """
         request = scaicore.StreamEventsRequest(
             core_id=_text(core_id, "core_id"),

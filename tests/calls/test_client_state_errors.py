@@ -4,6 +4,7 @@ shares asyncio's name."""
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 import warnings
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from scaigrid_client import ScaiGrid, errors
+from scaigrid_client.testing import FakeScaiGrid
 
 
 @pytest.mark.asyncio
@@ -23,6 +25,22 @@ async def test_a_closed_client_raises_client_closed_error_in_both_flavours(grid:
     assert isinstance(error, errors.ScaiGridError) and isinstance(error, RuntimeError)
     assert str(error) == "the client is closed; make a new one"
     assert error.request_id is None  # nothing was sent
+
+
+@pytest.mark.asyncio
+async def test_closing_the_client_under_a_call_is_a_typed_error(
+    grid: Any, fake: FakeScaiGrid
+) -> None:
+    """Not asyncio's CancelledError (which would say the caller's task was
+    cancelled), in both flavours: the call says the client was closed."""
+    fake.delay("InferenceService.ListModels", seconds=5.0)
+    call = asyncio.ensure_future(grid.inference.list_models())
+    while not fake.calls("InferenceService.ListModels"):
+        await asyncio.sleep(0.01)
+    await grid.close()
+    with pytest.raises(errors.CallCancelledError, match="closed while the call was in flight"):
+        await call
+    assert len(fake.calls("InferenceService.ListModels")) == 1  # not retried
 
 
 def test_no_running_loop_is_a_scaigrid_error() -> None:
