@@ -11,7 +11,7 @@ WRITTEN := scaigrid_client/sync/_clients.py scaigrid_client/sync/_call_loop.py \
 # What `buf breaking` compares against: the previous commit of main.
 BREAKING_AGAINST ?= HEAD~1
 
-.PHONY: venv generate check-generated format lint typecheck typecheck-user breaking test matrix matrix-prepare demo bench clean api
+.PHONY: venv generate check-generated format lint typecheck typecheck-user breaking test suite matrix matrix-prepare matrix-cells demo bench clean api
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -82,21 +82,29 @@ breaking: venv
 matrix-prepare: venv
 	$(PY) tools/matrix.py --prepare
 
-# What can run at once does, and no more than there are cores for (timing
-# tests flake on an oversubscribed machine): .venv and the two .gen/
+# What can run at once does, and no more than the machine takes (timing
+# tests flake on an oversubscribed one): .venv and the two .gen/
 # environments are built together; generation comes alone (it rewrites files
-# the others read); then lint, mypy (the package, and users' code on a
-# plain install), buf breaking and the matrix cells' venvs together; then
-# the whole suite in .venv on pytest-xdist workers (tests that must share a
-# process carry an xdist_group), and those marked serial alone; then the two
-# matrix cells at once, without the slow tests.
+# the others read); then lint, mypy (the package, and users' code on a plain
+# install), buf breaking and the matrix cells' venvs together; then the
+# whole suite in .venv on pytest-xdist workers (tests that must share a
+# process carry an xdist_group) beside the two matrix cells (the suite on
+# the built wheel without the slow tests; most of a test's time is spent
+# waiting on sockets, so they share the cores well); last, alone, the tests
+# marked serial.
 SUB_MAKE := $(MAKE) --no-print-directory
 test:
 	$(SUB_MAKE) -j3 venv $(GEN_ENVS)/protobuf5/.installed $(GEN_ENVS)/protobuf6/.installed
 	$(SUB_MAKE) check-generated
-	$(SUB_MAKE) -j4 --output-sync=target lint typecheck typecheck-user breaking matrix-prepare
-	$(BIN)/pytest -n auto --dist loadgroup -m 'not serial'
+	$(SUB_MAKE) -j5 --output-sync=target lint typecheck typecheck-user breaking matrix-prepare
+	$(SUB_MAKE) -j2 --output-sync=target suite matrix-cells
 	$(BIN)/pytest -m serial
+
+# The suite in .venv, on pytest-xdist workers, without the serial tests.
+suite: venv
+	$(BIN)/pytest -n auto --dist loadgroup -m 'not serial'
+
+matrix-cells: venv
 	$(PY) tools/matrix.py
 
 # The wider grid: every Python here x grpcio/protobuf pairs across the window

@@ -47,6 +47,8 @@ def _type_text(value: Any) -> str:
     """A type as text, the same on every Python (typing's reprs are not)."""
     if value is type(None) or value is None:
         return "None"
+    if value is Ellipsis:
+        return "..."
     if isinstance(value, str):
         return value
     forward = getattr(value, "__forward_arg__", None)
@@ -116,6 +118,9 @@ def _class_lines(name: str, cls: type) -> list[str]:
 def _entry(name: str, value: Any) -> list[str]:
     if inspect.ismodule(value):
         return [f"module {name}: {value.__name__}"]
+    if typing.get_origin(value) is not None:
+        # A type alias; first, as Python 3.10 calls ``tuple[...]`` a class.
+        return [f"type {name} = {_type_text(value)}"]
     if inspect.isclass(value):
         return _class_lines(name, value)
     if inspect.isfunction(value):
@@ -123,8 +128,6 @@ def _entry(name: str, value: Any) -> list[str]:
         return [f"{kind} {name}{_signature(value)}"]
     if name == "__version__":
         return [f"{name}: str"]  # its value changes with every release, not the API
-    if typing.get_origin(value) is not None:
-        return [f"type {name} = {_type_text(value)}"]
     return [f"{name}: {type(value).__name__} = {value!r}"]
 
 

@@ -240,7 +240,25 @@ def run_cell(
         # The CLI's tests check its words, flags and exit codes over the same
         # calls the rest of the suite makes: .venv runs them once (--full: here too).
         select = [] if full else ["-m", "not slow", "--ignore", "tests/cli"]
-        cell.ok = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *select, "tests")
+        # Its own temporary directory, as the suite in .venv runs beside the
+        # cells and pytest prunes old numbered ones; a short path, as a unix
+        # socket's is limited to 107 bytes.
+        basetemp = tempfile.mkdtemp(prefix="sgm-")
+        try:
+            cell.ok = run(
+                python,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--basetemp",
+                basetemp,
+                *select,
+                "tests",
+            )
+        finally:
+            shutil.rmtree(basetemp, ignore_errors=True)
         cell.seconds = time.monotonic() - started
         summary = SUMMARY.findall(last)
         cell.result = summary[-1] if summary else "pytest printed no summary"
