@@ -20,7 +20,7 @@ from scaigrid_client._conformance import _cases_streams  # noqa: F401
 from scaigrid_client._conformance import _cases_history  # noqa: F401
 from scaigrid_client._conformance import _cases_paging  # noqa: F401
 from scaigrid_client._conformance import _cases_fake  # noqa: F401
-from scaigrid_client._conformance._context import Context
+from scaigrid_client._conformance._context import Context, LastCall
 from scaigrid_client._conformance._fake_control import FakeControl
 from scaigrid_client._conformance._registry import CASES, Case, RegistrationError, case
 from scaigrid_client._conformance._runner import Result, report, run_cases
@@ -30,6 +30,7 @@ __all__ = [
     "Case",
     "Context",
     "FakeControl",
+    "LastCall",
     "RegistrationError",
     "Result",
     "case",

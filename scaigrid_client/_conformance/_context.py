@@ -17,7 +17,7 @@ from scaigrid_client import ScaiGrid, errors
 from scaigrid_client._conformance._fake_control import FakeControl
 from scaigrid_client._conformance._registry import CaseSkipped
 
-__all__ = ["Connect", "Context", "RewriteAuthorization"]
+__all__ = ["Connect", "Context", "LastCall", "RewriteAuthorization"]
 
 # A ScaiGrid for the run's target and TLS, with another token or interceptors.
 Connect = Callable[..., ScaiGrid]
@@ -40,6 +40,32 @@ class RewriteAuthorization(grpc.aio.UnaryUnaryClientInterceptor):
         return await continuation(details._replace(metadata=grpc.aio.Metadata(*pairs)), request)
 
 
+class LastCall(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
+    """Remembers the RPC last started (``Service.Method``), so that a call
+    failing where a case expected success is named in its detail."""
+
+    def __init__(self) -> None:
+        self.method = ""
+
+    def _note(self, details: Any) -> None:
+        path = details.method
+        path = path.decode() if isinstance(path, bytes) else str(path)
+        service, _, method = path.strip("/").partition("/")
+        self.method = f"{service.rpartition('.')[2]}.{method}"
+
+    async def intercept_unary_unary(
+        self, continuation: Callable[..., Any], details: Any, request: Any
+    ) -> Any:
+        self._note(details)
+        return await continuation(details, request)
+
+    async def intercept_unary_stream(
+        self, continuation: Callable[..., Any], details: Any, request: Any
+    ) -> Any:
+        self._note(details)
+        return await continuation(details, request)
+
+
 @dataclass
 class Context:
     """A run's shared state, handed to every case.
@@ -51,6 +77,7 @@ class Context:
         run_id: unique to the run; every name a case creates starts with it.
         model: the chat model given by ``--model``, or None.
         control: the fake's control plane (``--fake-control``), or None.
+        last_call: what ``grid``'s last call was, if it records that.
     """
 
     grid: ScaiGrid
@@ -58,6 +85,7 @@ class Context:
     run_id: str = field(default_factory=lambda: "conformance-" + secrets.token_hex(4))
     model: str | None = None
     control: FakeControl | None = None
+    last_call: LastCall | None = None
     _shared: dict[str, Any] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _cleanups: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)

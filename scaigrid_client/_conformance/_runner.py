@@ -52,7 +52,9 @@ async def run_case(case: Case, ctx: Context, timeout: float = CASE_TIMEOUT) -> R
     except CaseSkipped as skipped:
         return Result(case.name, "skip", str(skipped))
     except errors.ScaiGridError as error:
-        return Result(case.name, "fail", f"expected every call to succeed, got {describe(error)}")
+        call = ctx.last_call.method if ctx.last_call is not None else ""
+        what = f"{call}: expected OK" if call else "expected every call to succeed"
+        return Result(case.name, "fail", f"{what}, got {describe(error)}")
     except asyncio.TimeoutError:
         return Result(case.name, "fail", f"expected it to finish within {timeout:g} s; it did not")
     except Exception as exc:  # a gateway's answer the SDK could not take is a failure too

@@ -16,7 +16,7 @@ import grpc
 import pytest
 
 import scaigrid_client
-from scaigrid_client._cli import main
+from scaigrid_client._cli._main import main
 from scaigrid_client._conformance import CASES, RegistrationError, case
 from scaigrid_client.testing import FakeScaiGrid, _dispatch, _rpcs, _services
 from scaigrid_client.testing._errors import FakeError
@@ -146,6 +146,12 @@ def test_only_runs_the_cases_named(standalone: FakeWithControl, tmp_path: pathli
     usage = conformance(target, "--plaintext", "--only", "no_such_case", code=2).stderr
     assert "--only: unknown case 'no_such_case'" in usage
     assert "auth_missing_token" in usage  # it lists the cases there are
+
+
+def test_a_report_path_that_cannot_be_written(standalone: FakeWithControl) -> None:
+    missing = "/nonexistent-conformance-dir/report.json"
+    usage = conformance(standalone.gateway.target, "--plaintext", "--report", missing, code=2)
+    assert "--report: '/nonexistent-conformance-dir' is not a directory" in usage.stderr
 
 
 def test_connection_flags_after_the_command(standalone: FakeWithControl) -> None:
@@ -371,4 +377,7 @@ def test_a_gateway_with_some_services_fails_the_rest(
         "events_contiguous": "fail",
     }
     assert "got UNIMPLEMENTED" in details(report)["not_found_job"]
-    assert "got UNIMPLEMENTED" in details(report)["events_contiguous"]
+    # a call that should have worked is named
+    assert details(report)["events_contiguous"].startswith(
+        "CoreRuntimeService.InvokeCore: expected OK, got UNIMPLEMENTED"
+    )

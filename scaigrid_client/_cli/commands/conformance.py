@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -85,6 +86,15 @@ async def _probe(grid: ScaiGrid) -> None:
         pass
 
 
+def _check_report_path(path: str | None) -> None:
+    """Refuse a --report that cannot be written before running anything."""
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"--report: {folder!r} is not a directory; create it or pick another path")
+
+
 def _write_report(path: str, report: dict[str, Any]) -> None:
     try:
         with open(path, "w", encoding="utf-8") as file:
@@ -95,10 +105,10 @@ def _write_report(path: str, report: dict[str, Any]) -> None:
 
 
 async def run(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int:
-    from scaigrid_client._conformance import Context, FakeControl, report, run_cases
-    from scaigrid_client._version import __version__
+    from scaigrid_client._conformance import Context, FakeControl, LastCall
 
     cases = _selected(args.only)
+    _check_report_path(args.report)
     settings = grid_settings(args)
 
     def connect(**overrides: Any) -> ScaiGrid:
@@ -106,20 +116,28 @@ async def run(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int:
         return ScaiGrid(**{**settings, **given})
 
     await _probe(grid)
-    ctx = Context(
-        grid,
-        connect,
-        model=args.model,
-        control=FakeControl(args.fake_control) if args.fake_control else None,
-    )
-    progress = out.tty and not out.json
-    count = len(cases)
+    last_call = LastCall()
+    async with connect(interceptors=[last_call]) as recorded:
+        ctx = Context(
+            recorded,
+            connect,
+            model=args.model,
+            control=FakeControl(args.fake_control) if args.fake_control else None,
+            last_call=last_call,
+        )
+        return await _run(args, ctx, cases, out)
+
+
+async def _run(args: argparse.Namespace, ctx: Any, cases: list[Any], out: Output) -> int:
+    from scaigrid_client._conformance import report, run_cases
+    from scaigrid_client._version import __version__
+
+    done: list[Any] = []
 
     def on_result(result: Any) -> None:
-        if progress:
-            done = on_result.__dict__.setdefault("done", 0) + 1
-            on_result.__dict__["done"] = done
-            out.line(f"[{done}/{count}] {result.outcome:4}  {result.name}")
+        done.append(result)
+        if out.tty and not out.json:  # a progress line per case, on a terminal
+            out.line(f"[{len(done)}/{len(cases)}] {result.outcome:4}  {result.name}")
 
     results = await run_cases(cases, ctx, allow_writes=args.allow_writes, on_result=on_result)
     answer = report(args.target, __version__, results)
