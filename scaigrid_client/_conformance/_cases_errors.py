@@ -6,11 +6,11 @@ from __future__ import annotations
 import grpc
 
 from scaigrid_client import errors
-from scaigrid_client._conformance._checks import expect, expect_error
+from scaigrid_client._conformance._checks import expect, expect_equal, expect_error
 from scaigrid_client._conformance._context import Context, RewriteAuthorization
 from scaigrid_client._conformance._fixtures import events_core, finished_job
 from scaigrid_client._conformance._registry import ANY_GATEWAY, CaseSkipped, case
-from scaigrid_client.v1 import scaiinfer
+from scaigrid_client.v1 import scaicore, scaiinfer
 
 _UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
 _NOT_FOUND = grpc.StatusCode.NOT_FOUND
@@ -192,8 +192,9 @@ async def invalid_state_core(ctx: Context) -> None:
     await expect_error(
         "RestoreCore (active)", core.restore_core(core_id), _PRECONDITION, "invalid_state"
     )
-    await core.passivate_core(core_id)
+    passivated = await core.passivate_core(core_id)
     try:
+        expect_equal("PassivateCore's new state", "CORE_STATE_PASSIVATED", _state(passivated))
         await expect_error(
             "PassivateCore (passivated)",
             core.passivate_core(core_id),
@@ -201,7 +202,12 @@ async def invalid_state_core(ctx: Context) -> None:
             "invalid_state",
         )
     finally:
-        await core.restore_core(core_id)  # as the other cases expect it
+        restored = await core.restore_core(core_id)  # as the other cases expect it
+    expect_equal("RestoreCore's new state", "CORE_STATE_ACTIVE", _state(restored))
+
+
+def _state(instance: scaicore.CoreInstance) -> str:
+    return str(scaicore.CoreState.Name(instance.state))
 
 
 @case("invalid_state_job", where=ANY_GATEWAY, writes=True)
