@@ -135,6 +135,7 @@ def test_without_flags_only_free_reads_run(standalone: FakeWithControl) -> None:
             assert found[name] == "pass", (name, said[name])
 
 
+@pytest.mark.slow
 def test_only_runs_the_cases_named(standalone: FakeWithControl, tmp_path: pathlib.Path) -> None:
     path = tmp_path / "only.json"
     target = standalone.gateway.target
