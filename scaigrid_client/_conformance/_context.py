@@ -117,10 +117,10 @@ class Context:
             if key not in self._shared:
                 try:
                     self._shared[key] = await make(self)
-                except BaseException as exc:
+                except Exception as exc:  # not a cancellation: a later case may try again
                     self._shared[key] = exc
             value = self._shared[key]
-        if isinstance(value, BaseException):
+        if isinstance(value, Exception):
             raise value
         return value
 

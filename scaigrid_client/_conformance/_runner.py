@@ -42,6 +42,15 @@ def _skip_reason(case: Case, ctx: Context, allow_writes: bool) -> str | None:
     return None
 
 
+def _failed_call(error: errors.ScaiGridError, ctx: Context) -> str:
+    """The RPC that raised ``error``: the last one started when it was first
+    seen (a fixture's error is raised again, later, by the cases sharing it)."""
+    call: str = error.__dict__.setdefault(
+        "conformance_call", ctx.last_call.method if ctx.last_call is not None else ""
+    )
+    return call
+
+
 async def run_case(case: Case, ctx: Context, timeout: float = CASE_TIMEOUT) -> Result:
     """Run one case; every way it can end is an outcome, never an exception
     (except cancellation: Ctrl-C stops the run)."""
@@ -52,7 +61,7 @@ async def run_case(case: Case, ctx: Context, timeout: float = CASE_TIMEOUT) -> R
     except CaseSkipped as skipped:
         return Result(case.name, "skip", str(skipped))
     except errors.ScaiGridError as error:
-        call = ctx.last_call.method if ctx.last_call is not None else ""
+        call = _failed_call(error, ctx)
         what = f"{call}: expected OK" if call else "expected every call to succeed"
         return Result(case.name, "fail", f"{what}, got {describe(error)}")
     except asyncio.TimeoutError:
