@@ -5,6 +5,7 @@ on purpose (in process, below) the right cases fail, saying expected vs got."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pathlib
@@ -17,7 +18,9 @@ import pytest
 
 import scaigrid_client
 from scaigrid_client._cli._main import main
-from scaigrid_client._conformance import CASES, RegistrationError, case
+from scaigrid_client._conformance import CASES, Case, Context, RegistrationError, case
+from scaigrid_client._conformance._registry import CaseSkipped
+from scaigrid_client._conformance._runner import run_case
 from scaigrid_client.testing import FakeScaiGrid, _dispatch, _rpcs, _services
 from scaigrid_client.testing._errors import FakeError
 from tests.support.standalone import SCAIGRID, Standalone, free_port
@@ -382,3 +385,30 @@ def test_a_gateway_with_some_services_fails_the_rest(
     assert details(report)["events_contiguous"].startswith(
         "CoreRuntimeService.InvokeCore: expected OK, got UNIMPLEMENTED"
     )
+
+
+def test_every_way_a_case_ends_is_an_outcome() -> None:
+    """A hung case, a bug in a case and a skip are outcomes; the run goes on."""
+
+    async def hangs(ctx: Any) -> None:
+        await asyncio.sleep(10)
+
+    async def breaks(ctx: Any) -> None:
+        raise KeyError("oops")
+
+    async def skips(ctx: Any) -> None:
+        raise CaseSkipped("the gateway lists no chat model; pass --model M")
+
+    async def run() -> list[tuple[str, str]]:
+        ctx = Context(grid=None, connect=None)  # type: ignore[arg-type]
+        results = []
+        for fn in (hangs, breaks, skips):
+            result = await run_case(Case(fn.__name__, "any_gateway", False, "", fn), ctx, 0.1)
+            results.append((result.outcome, result.detail))
+        return results
+
+    assert asyncio.run(run()) == [
+        ("fail", "expected it to finish within 0.1 s; it did not"),
+        ("fail", "expected no error, got KeyError: 'oops'"),
+        ("skip", "the gateway lists no chat model; pass --model M"),
+    ]
