@@ -44,6 +44,7 @@ def _add_connection_flags(parser: argparse.ArgumentParser, *, again: bool = Fals
 
     parser.add_argument(
         "--target",
+        metavar="HOST[:PORT]",
         default=default(os.environ.get("SCAIGRID_TARGET") or "localhost:50051"),
         help="gateway address (SCAIGRID_TARGET, else localhost:50051)",
     )
