@@ -35,31 +35,56 @@ def _seconds(text: str) -> float:
     return seconds
 
 
-def add_global_flags(parser: argparse.ArgumentParser, version: str) -> None:
-    """The flags given before the command: where and how to connect, and
-    the output and call flags that commands take again after their name."""
+def _add_connection_flags(parser: argparse.ArgumentParser, *, again: bool = False) -> None:
+    """Where and how to connect. ``again``: for a command that takes them
+    after its name too (SUPPRESS keeps the root's value unless given)."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if again else value
+
     parser.add_argument(
         "--target",
-        default=os.environ.get("SCAIGRID_TARGET") or "localhost:50051",
+        metavar="HOST[:PORT]",
+        default=default(os.environ.get("SCAIGRID_TARGET") or "localhost:50051"),
         help="gateway address (SCAIGRID_TARGET, else localhost:50051)",
     )
-    parser.add_argument("--version", action="version", version=version)
-    parser.add_argument("--token", help="service token (default: SCAIGRID_SERVICE_TOKEN)")
     parser.add_argument(
-        "--plaintext", action="store_true", help="no TLS (also SCAIGRID_PLAINTEXT=1)"
+        "--token", default=default(None), help="service token (default: SCAIGRID_SERVICE_TOKEN)"
     )
     parser.add_argument(
-        "--ca-cert", help="PEM file of the CA that signed the gateway's certificate"
+        "--plaintext",
+        action="store_true",
+        default=default(False),
+        help="no TLS (also SCAIGRID_PLAINTEXT=1)",
     )
-    parser.add_argument("--client-cert", help="PEM client certificate, for mTLS")
-    parser.add_argument("--client-key", help="PEM client key, for mTLS")
-    parser.add_argument("--server-name", help="host name to verify the gateway's certificate for")
+    parser.add_argument(
+        "--ca-cert",
+        default=default(None),
+        help="PEM file of the CA that signed the gateway's certificate",
+    )
+    parser.add_argument(
+        "--client-cert", default=default(None), help="PEM client certificate, for mTLS"
+    )
+    parser.add_argument("--client-key", default=default(None), help="PEM client key, for mTLS")
+    parser.add_argument(
+        "--server-name",
+        default=default(None),
+        help="host name to verify the gateway's certificate for",
+    )
     parser.add_argument(
         "--proxy",
         metavar="URL",
+        default=default(None),
         help="HTTP CONNECT proxy, http://[user:password@]host:port (default: grpc_proxy, "
         "https_proxy or http_proxy from the environment, except for hosts in no_proxy)",
     )
+
+
+def add_global_flags(parser: argparse.ArgumentParser, version: str) -> None:
+    """The flags given before the command: where and how to connect, and
+    the output and call flags that commands take again after their name."""
+    parser.add_argument("--version", action="version", version=version)
+    _add_connection_flags(parser)
     parser.add_argument("--timeout", type=_seconds, metavar="SECONDS", help=_TIMEOUT_HELP)
     parser.add_argument("--request-id", metavar="ID", help=_REQUEST_ID_HELP)
     parser.add_argument("--json", action="store_true", help=_JSON_HELP)
@@ -77,19 +102,30 @@ def _output_flags() -> argparse.ArgumentParser:
     return group
 
 
-def _call_flags() -> argparse.ArgumentParser:
+def _call_flags(*, request_id: bool = True) -> argparse.ArgumentParser:
     group = argparse.ArgumentParser(add_help=False)
     group.add_argument(
         "--timeout", type=_seconds, default=argparse.SUPPRESS, metavar="SECONDS", help=_TIMEOUT_HELP
     )
-    group.add_argument(
-        "--request-id", default=argparse.SUPPRESS, metavar="ID", help=_REQUEST_ID_HELP
-    )
+    if request_id:
+        group.add_argument(
+            "--request-id", default=argparse.SUPPRESS, metavar="ID", help=_REQUEST_ID_HELP
+        )
+    return group
+
+
+def _connection_flags() -> argparse.ArgumentParser:
+    group = argparse.ArgumentParser(add_help=False)
+    _add_connection_flags(group, again=True)
     return group
 
 
 OUTPUT_FLAGS = _output_flags()
 CALL_FLAGS = _call_flags()
+# --timeout alone: for a command that makes many calls of its own (conformance).
+TIMEOUT_FLAG = _call_flags(request_id=False)
+# --target, --token, TLS and --proxy, after the command's name too.
+CONNECTION_FLAGS = _connection_flags()
 # What a command takes unless it declares otherwise (see _command.add_command).
 SHARED_FLAGS: tuple[argparse.ArgumentParser, ...] = (OUTPUT_FLAGS, CALL_FLAGS)
 
@@ -160,14 +196,24 @@ def _tls(args: argparse.Namespace) -> bool | TLSConfig:
     return True
 
 
-def open_grid(args: argparse.Namespace) -> ScaiGrid:
-    """The ``ScaiGrid`` the connection flags describe (``args.plaintext_source``
-    set by main); a ``UsageError`` for flags that cannot work together."""
+def grid_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``ScaiGrid`` keywords the connection flags describe
+    (``args.plaintext_source`` set by main); a ``UsageError`` for flags that
+    cannot work together."""
     if args.token is not None and not args.token.strip():
         raise UsageError("--token: empty; pass a service token, or leave --token out")
     token = args.token or os.environ.get("SCAIGRID_SERVICE_TOKEN")
     if not token:
         raise UsageError("--token: no service token; pass --token or set SCAIGRID_SERVICE_TOKEN")
-    return ScaiGrid(
-        args.target, token=token, tls=_tls(args), timeout=args.timeout, proxy=args.proxy
-    )
+    return {
+        "target": args.target,
+        "token": token,
+        "tls": _tls(args),
+        "timeout": args.timeout,
+        "proxy": args.proxy,
+    }
+
+
+def open_grid(args: argparse.Namespace) -> ScaiGrid:
+    """The ``ScaiGrid`` the connection flags describe (see ``grid_settings``)."""
+    return ScaiGrid(**grid_settings(args))

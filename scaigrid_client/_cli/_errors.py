@@ -25,6 +25,7 @@ EXIT_CODES: dict[str, int] = {
     "ok": 0,
     "job did not succeed": 1,
     "fake could not listen": 1,
+    "a conformance case failed": 1,
     "usage": 2,
     "authentication": 3,
     "permission denied": 4,

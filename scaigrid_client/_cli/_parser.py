@@ -11,8 +11,8 @@ from scaigrid_client._cli._common import add_global_flags
 from scaigrid_client._cli._errors import EXIT_CODES, write_json_error
 from scaigrid_client._cli.commands import ALL
 
-EPILOG = """exit codes: 0 ok, 1 job did not succeed (or the fake could not listen),
-2 usage, 3 authentication, 4 permission denied, 5 not found, 6 invalid argument
+EPILOG = """exit codes: 0 ok, 1 job did not succeed (or the fake could not listen,
+or a conformance case failed), 2 usage, 3 authentication, 4 permission denied, 5 not found, 6 invalid argument
 or state, 7 rate limited or exhausted, 8 unavailable, 9 deadline exceeded,
 10 other server error, 130 interrupted.
 
