@@ -9,7 +9,7 @@ from typing import Any
 
 import grpc
 
-from scaigrid_client import CallInfo, errors
+from scaigrid_client import errors, raw_response
 from scaigrid_client._conformance._checks import expect, expect_equal, expect_error
 from scaigrid_client._conformance._context import Context
 from scaigrid_client._conformance._fixtures import PROMPT, gpu_node
@@ -25,8 +25,7 @@ def _echoed(metadata: Iterable[tuple[str, Any]]) -> list[Any]:
 async def request_id_echoed(ctx: Context) -> None:
     """The x-request-id a call sends comes back in its response metadata."""
     request_id = ctx.request_id("echo")
-    info = CallInfo()
-    await ctx.grid.inference.list_models(request_id=request_id, call_info=info)
+    info = await raw_response(ctx.grid.inference.list_models, request_id=request_id)
     echoed = _echoed((*info.initial_metadata, *info.trailing_metadata))
     expect(
         request_id in echoed,
