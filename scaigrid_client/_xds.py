@@ -91,11 +91,9 @@ def xds_credentials(fallback: grpc.ChannelCredentials | None) -> grpc.ChannelCre
     """grpc's xDS credentials: the mesh's security config where the control
     plane sends one, else ``fallback`` (None: plaintext)."""
     if fallback is None:
-        import grpc.experimental
+        from grpc import experimental
 
         # (untyped in grpc's stubs)
-        insecure: Callable[[], grpc.ChannelCredentials] = (
-            grpc.experimental.insecure_channel_credentials
-        )
+        insecure: Callable[[], grpc.ChannelCredentials] = experimental.insecure_channel_credentials
         fallback = insecure()
     return grpc.xds_channel_credentials(fallback)

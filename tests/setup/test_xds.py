@@ -14,6 +14,7 @@ one xdist_group (one worker process, as `make test` runs --dist loadgroup).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import itertools
 import os
@@ -27,6 +28,7 @@ import pytest
 
 from scaigrid_client import RetryPolicy, ScaiGrid, sync
 from scaigrid_client._channel import channel_arguments, is_loopback, parse_target
+from scaigrid_client.errors import UnavailableError
 from scaigrid_client.testing import FakeScaiGrid
 from tests.support import flavours
 
@@ -95,6 +97,15 @@ def test_a_proxy_is_refused_and_the_environments_ignored(
     assert creds is not None  # grpc's xDS credentials, plaintext as the fallback
 
 
+def test_the_clis_hint_for_an_unavailable_mesh_target() -> None:
+    from scaigrid_client._cli._errors import _hint
+
+    args = argparse.Namespace(target="xds:///gateway", plaintext_source=None)
+    hint = _hint(UnavailableError("no children to pick from"), args)
+    assert "control plane" in hint
+    assert "xds:///gateway" in hint
+
+
 # -- through the mesh ------------------------------------------------------------------
 
 
@@ -160,6 +171,22 @@ async def test_calls_spread_over_both_and_a_retry_moves(mesh: Any, flavour: str)
         assert sorted(map(str, attempts)) == sorted(
             map(str, [grpc.StatusCode.UNAVAILABLE] * 2 + [grpc.StatusCode.OK])
         )
+
+
+@mesh_test
+@pytest.mark.parametrize("flavour", flavours.FLAVOURS)
+async def test_tls_is_the_fallback_of_grpcs_xds_credentials(mesh: Any, flavour: str) -> None:
+    # The mesh sends no security config here, so the client's tls= applies:
+    # its CA, server name and client certificate (mTLS).
+    async with FakeScaiGrid(token=TOKEN, tls=True, require_client_cert=True) as fake:
+        _, target = _serve(mesh, fake)
+        tls = fake.client_tls()
+        grid = flavours.client(flavour, "ScaiGrid", target, token=TOKEN, tls=tls, retry=FAST)
+        async with grid:
+            assert await grid.inference.list_models()
+        async with flavours.client(flavour, "ScaiGrid", target, token=TOKEN, tls=False) as plain:
+            with pytest.raises(UnavailableError):
+                await plain.inference.list_models(timeout=2)
 
 
 @mesh_test
