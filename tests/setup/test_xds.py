@@ -3,13 +3,15 @@ anything is sent, and calls through grpc's own xDS resolver and balancer
 against a management server written in the tests (tests/support/xds_server.py)
 that serves two (or three) fakes on loopback.
 
-One management server per process, its bootstrap set once: grpc reads
-GRPC_XDS_BOOTSTRAP_CONFIG when it creates its xDS client, and (1.85) keeps one
-client, with that bootstrap, while any xDS channel of the process is open; a
-second server with its own bootstrap would not be seen by a test whose
-process still holds a channel from an earlier one. So the server is
-session-wide, each test serves its own service name on it, and the module is
-one xdist_group (one worker process, as `make test` runs --dist loadgroup).
+One management server per process, so one bootstrap: grpc reads
+GRPC_XDS_BOOTSTRAP_CONFIG when it creates its xDS client, and (seen on 1.85;
+1.70 keeps one client per target instead) keeps that client, with that
+bootstrap, while any xDS channel of the process is open; a second server
+with its own bootstrap would not be seen by a test whose process still holds
+a channel from an earlier one. So the server lives as long as the session,
+each test sets the same bootstrap and serves its own service name on it,
+and the module is one xdist_group (one worker process under `make test`'s
+--dist loadgroup: one server, not one per worker).
 """
 
 from __future__ import annotations
@@ -110,17 +112,18 @@ def test_the_clis_hint_for_an_unavailable_mesh_target() -> None:
 
 
 @pytest.fixture(scope="session")
-def mesh() -> Iterator[Any]:
-    saved = {
-        v: os.environ.pop(v, None) for v in ("GRPC_XDS_BOOTSTRAP", "GRPC_XDS_BOOTSTRAP_CONFIG")
-    }
+def mesh_server() -> Iterator[Any]:
     with xds_server.XdsServer() as server:
-        os.environ["GRPC_XDS_BOOTSTRAP_CONFIG"] = server.bootstrap()
         yield server
-    for var, value in saved.items():
-        os.environ.pop(var, None)
-        if value is not None:
-            os.environ[var] = value
+
+
+@pytest.fixture
+def mesh(mesh_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The process's management server, its bootstrap in the environment
+    for this test only (the same JSON every time: see the module)."""
+    monkeypatch.delenv("GRPC_XDS_BOOTSTRAP", raising=False)
+    monkeypatch.setenv("GRPC_XDS_BOOTSTRAP_CONFIG", mesh_server.bootstrap())
+    return mesh_server
 
 
 def _serve(mesh: Any, *fakes: FakeScaiGrid) -> tuple[str, str]:
@@ -174,6 +177,16 @@ async def test_calls_spread_over_both_and_a_retry_moves(mesh: Any, flavour: str)
 
 
 @mesh_test
+async def test_an_authority_in_the_target_is_the_bootstraps(mesh: Any) -> None:
+    # xds://mesh.test/name: grpc asks for the listener by its xdstp:// name
+    async with FakeScaiGrid(token=TOKEN) as fake:
+        name, _ = _serve(mesh, fake)
+        async with ScaiGrid(f"xds://mesh.test/{name}", token=TOKEN, tls=False) as grid:
+            assert await grid.inference.list_models()
+    assert any(xds_server.federated(name) in r.resource_names for r in mesh.requests)
+
+
+@mesh_test
 @pytest.mark.parametrize("flavour", flavours.FLAVOURS)
 async def test_tls_is_the_fallback_of_grpcs_xds_credentials(mesh: Any, flavour: str) -> None:
     # The mesh sends no security config here, so the client's tls= applies:
@@ -184,7 +197,9 @@ async def test_tls_is_the_fallback_of_grpcs_xds_credentials(mesh: Any, flavour: 
         grid = flavours.client(flavour, "ScaiGrid", target, token=TOKEN, tls=tls, retry=FAST)
         async with grid:
             assert await grid.inference.list_models()
-        async with flavours.client(flavour, "ScaiGrid", target, token=TOKEN, tls=False) as plain:
+        once = RetryPolicy(max_attempts=1)
+        plain = flavours.client(flavour, "ScaiGrid", target, token=TOKEN, tls=False, retry=once)
+        async with plain:  # plaintext is the fallback of tls=False: refused by a TLS gateway
             with pytest.raises(UnavailableError):
                 await plain.inference.list_models(timeout=2)
 

@@ -66,9 +66,15 @@ def _ads() -> config_source_pb2.ConfigSource:
     )
 
 
+def federated(name: str, authority: str = "mesh.test") -> str:
+    """The listener name grpc asks for when the target is ``xds://authority/name``."""
+    return f"xdstp://{authority}/envoy.config.listener.v3.Listener/{name}"
+
+
 def listener(name: str) -> listener_pb2.Listener:
+    service = name.rpartition("/")[2]  # (of a federated name, the service's)
     manager = hcm_pb2.HttpConnectionManager(
-        rds=hcm_pb2.Rds(config_source=_ads(), route_config_name=f"{name}-route"),
+        rds=hcm_pb2.Rds(config_source=_ads(), route_config_name=f"{service}-route"),
         http_filters=[hcm_pb2.HttpFilter(name="router", typed_config=_packed(router_pb2.Router()))],
     )
     return listener_pb2.Listener(
@@ -160,6 +166,8 @@ class XdsServer:
                     }
                 ],
                 "node": {"id": "scaigrid-client-tests", "locality": {"zone": "loopback"}},
+                # xds://mesh.test/name: the same server, by federation's names
+                "authorities": {"mesh.test": {}},
             }
         )
 
@@ -181,8 +189,8 @@ class XdsServer:
             version, services = self._version, dict(self._services)
         found: list[Any] = []
         for name, endpoints in services.items():
-            if type_url == LISTENER and name in names:
-                found.append(listener(name))
+            if type_url == LISTENER:
+                found.extend(listener(n) for n in (name, federated(name)) if n in names)
             elif type_url == ROUTE and f"{name}-route" in names:
                 found.append(route(name))
             elif type_url == CLUSTER and f"{name}-cluster" in names:
