@@ -101,7 +101,9 @@ class BaseTransport:
         self._owns_channel = channel is None
         self._proxy = proxy
         self.failures = FailureDecoder(
-            proxy=proxy, client_timeout=timeout, owns_channel=channel is None
+            proxy=proxy,
+            client_timeout=timeout,
+            may_probe=channel is None and not is_xds(self.target),
         )
         self._closed = False
         # Checked once here, not per call: warn on the first call that sends a

@@ -1,17 +1,17 @@
 """Service-mesh targets (``xds:///name``): what the SDK checks before
 anything is sent, and calls through grpc's own xDS resolver and balancer
 against a management server written in the tests (tests/support/xds_server.py)
-that serves two (or three) fakes on loopback.
+that serves fakes on loopback.
 
-One management server per process, so one bootstrap: grpc reads
+One management server for the module, so one bootstrap: grpc reads
 GRPC_XDS_BOOTSTRAP_CONFIG when it creates its xDS client, and (seen on 1.85;
 1.70 keeps one client per target instead) keeps that client, with that
 bootstrap, while any xDS channel of the process is open; a second server
-with its own bootstrap would not be seen by a test whose process still holds
-a channel from an earlier one. So the server lives as long as the session,
-each test sets the same bootstrap and serves its own service name on it,
-and the module is one xdist_group (one worker process under `make test`'s
---dist loadgroup: one server, not one per worker).
+with its own bootstrap would not be seen while a channel from the first is
+still open. So the tests share one server, each sets the same bootstrap (in
+the environment for that test only) and serves its own service name on it,
+and the module is one xdist_group: under `make test`'s --dist loadgroup its
+tests run in one worker, in order, around that one server.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def test_the_clis_hint_for_an_unavailable_mesh_target() -> None:
 # -- through the mesh ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def mesh_server() -> Iterator[Any]:
     with xds_server.XdsServer() as server:
         yield server
