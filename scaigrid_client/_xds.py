@@ -21,9 +21,8 @@ from collections.abc import Callable
 
 import grpc
 
-__all__ = ["BOOTSTRAP_VARS", "check_xds_settings", "is_xds", "parse_xds_target", "xds_credentials"]
+__all__ = ["check_xds_settings", "is_xds", "parse_xds_target", "xds_credentials"]
 
-BOOTSTRAP_VARS = ("GRPC_XDS_BOOTSTRAP", "GRPC_XDS_BOOTSTRAP_CONFIG")
 _FORMS = "use 'xds:///name' (or 'xds://authority/name' for an authority in the bootstrap)"
 
 
@@ -35,7 +34,7 @@ def parse_xds_target(target: str) -> str:
     """``target`` unchanged if it is ``xds:///name`` or ``xds://authority/name``."""
     rest = target[len("xds:") :]
     if not rest.startswith("//"):
-        raise ValueError(f"target: {target!r} is not an xDS target; {_FORMS}")
+        raise ValueError(f"target: {target!r} is not a valid xDS target; {_FORMS}")
     authority, slash, name = rest[2:].partition("/")
     if not slash or not name.strip("/"):
         raise ValueError(f"target: {target!r} names no service; {_FORMS}")

@@ -41,7 +41,8 @@ def add_global_flags(parser: argparse.ArgumentParser, version: str) -> None:
     parser.add_argument(
         "--target",
         default=os.environ.get("SCAIGRID_TARGET") or "localhost:50051",
-        help="gateway address (SCAIGRID_TARGET, else localhost:50051)",
+        help="gateway address: host[:port], a gRPC URI or xds:///name (SCAIGRID_TARGET, "
+        "else localhost:50051)",
     )
     parser.add_argument("--version", action="version", version=version)
     parser.add_argument("--token", help="service token (default: SCAIGRID_SERVICE_TOKEN)")
