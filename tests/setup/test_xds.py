@@ -32,6 +32,7 @@ from scaigrid_client import RetryPolicy, ScaiGrid, sync
 from scaigrid_client._channel import channel_arguments, is_loopback, parse_target
 from scaigrid_client.errors import UnavailableError
 from scaigrid_client.testing import FakeScaiGrid
+from scaigrid_client.testing._tls import TLSMaterial
 from tests.support import flavours
 
 xds_server = pytest.importorskip(
@@ -112,8 +113,13 @@ def test_the_clis_hint_for_an_unavailable_mesh_target() -> None:
 
 
 @pytest.fixture(scope="module")
-def mesh_server() -> Iterator[Any]:
+def mesh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    # The mesh's certificates (its file_watcher provider's): those a TLS
+    # fake with this tls_dir serves and trusts.
+    certificates = tmp_path_factory.mktemp("mesh-certificates")
+    TLSMaterial(certificates).files()
     with xds_server.XdsServer() as server:
+        server.certificates = certificates
         yield server
 
 
@@ -122,14 +128,15 @@ def mesh(mesh_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The process's management server, its bootstrap in the environment
     for this test only (the same JSON every time: see the module)."""
     monkeypatch.delenv("GRPC_XDS_BOOTSTRAP", raising=False)
-    monkeypatch.setenv("GRPC_XDS_BOOTSTRAP_CONFIG", mesh_server.bootstrap())
+    bootstrap = mesh_server.bootstrap(mesh_server.certificates)
+    monkeypatch.setenv("GRPC_XDS_BOOTSTRAP_CONFIG", bootstrap)
     return mesh_server
 
 
-def _serve(mesh: Any, *fakes: FakeScaiGrid) -> tuple[str, str]:
+def _serve(mesh: Any, *fakes: FakeScaiGrid, mtls: bool = False) -> tuple[str, str]:
     """A new service name on the mesh, served by ``fakes``; (name, target)."""
     name = f"gateway-{os.getpid()}-{next(_names)}"
-    mesh.serve(name, [fake.target for fake in fakes])
+    mesh.serve(name, [fake.target for fake in fakes], mtls=mtls)
     return name, f"xds:///{name}"
 
 
@@ -202,6 +209,19 @@ async def test_tls_is_the_fallback_of_grpcs_xds_credentials(mesh: Any, flavour: 
         async with plain:  # plaintext is the fallback of tls=False: refused by a TLS gateway
             with pytest.raises(UnavailableError):
                 await plain.inference.list_models(timeout=2)
+
+
+@mesh_test
+@pytest.mark.parametrize("flavour", flavours.FLAVOURS)
+async def test_the_meshs_mtls_comes_before_tls(mesh: Any, flavour: str) -> None:
+    # The cluster's security config says mTLS with the mesh's certificates:
+    # grpc's xDS credentials use it, and tls=False (the fallback) is not.
+    mtls = {"tls": True, "require_client_cert": True, "tls_dir": mesh.certificates}
+    async with FakeScaiGrid(token=TOKEN, **mtls) as fake:
+        _, target = _serve(mesh, fake, mtls=True)
+        grid = flavours.client(flavour, "ScaiGrid", target, token=TOKEN, tls=False, retry=FAST)
+        async with grid:
+            assert await grid.inference.list_models()
 
 
 @mesh_test

@@ -9,7 +9,9 @@ xDS resolver and balancer ask for, in this order:
 - Listener ``name``: an ``api_listener`` holding an HttpConnectionManager
   whose routes come from RDS (``name-route``), with the router filter;
 - RouteConfiguration ``name-route``: every path to the cluster;
-- Cluster ``name-cluster``: EDS, ``lb_policy`` ROUND_ROBIN;
+- Cluster ``name-cluster``: EDS, ``lb_policy`` ROUND_ROBIN (and, served
+  with ``mtls=True``, an UpstreamTlsContext: mTLS with the certificates of
+  the bootstrap's file_watcher provider, as a mesh's security config);
 - ClusterLoadAssignment ``name-cluster``: the endpoints given, in one
   locality.
 
@@ -29,6 +31,7 @@ import queue
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent import futures
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -41,6 +44,7 @@ from envoy.extensions.filters.http.router.v3 import router_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
 )
+from envoy.extensions.transport_sockets.tls.v3 import common_pb2, tls_pb2
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 from google.protobuf import any_pb2, wrappers_pb2
 
@@ -49,6 +53,7 @@ LISTENER = _PREFIX + "envoy.config.listener.v3.Listener"
 ROUTE = _PREFIX + "envoy.config.route.v3.RouteConfiguration"
 CLUSTER = _PREFIX + "envoy.config.cluster.v3.Cluster"
 ENDPOINTS = _PREFIX + "envoy.config.endpoint.v3.ClusterLoadAssignment"
+CERTIFICATES = "mesh-certificates"  # the bootstrap's certificate provider
 _CLOSE = object()
 _PUSH = object()
 
@@ -91,13 +96,26 @@ def route(name: str) -> route_pb2.RouteConfiguration:
     return route_pb2.RouteConfiguration(name=f"{name}-route", virtual_hosts=[host])
 
 
-def cluster(name: str) -> cluster_pb2.Cluster:
-    return cluster_pb2.Cluster(
+def cluster(name: str, mtls: bool = False) -> cluster_pb2.Cluster:
+    found = cluster_pb2.Cluster(
         name=f"{name}-cluster",
         type=cluster_pb2.Cluster.EDS,
         eds_cluster_config=cluster_pb2.Cluster.EdsClusterConfig(eds_config=_ads()),
         lb_policy=cluster_pb2.Cluster.ROUND_ROBIN,
     )
+    if mtls:  # the mesh's security config: mTLS from the bootstrap's certificates
+        certs = common_pb2.CertificateProviderPluginInstance(instance_name=CERTIFICATES)
+        context = tls_pb2.UpstreamTlsContext(
+            common_tls_context=tls_pb2.CommonTlsContext(
+                tls_certificate_provider_instance=certs,
+                validation_context=common_pb2.CertificateValidationContext(
+                    ca_certificate_provider_instance=certs
+                ),
+            )
+        )
+        found.transport_socket.name = "envoy.transport_sockets.tls"
+        found.transport_socket.typed_config.Pack(context)
+    return found
 
 
 def assignment(name: str, addresses: Sequence[str]) -> endpoint_pb2.ClusterLoadAssignment:
@@ -131,6 +149,7 @@ class XdsServer:
         self._lock = threading.Lock()
         self._version = 0
         self._services: dict[str, list[str]] = {}
+        self._mtls: set[str] = set()
         self._streams: list[queue.Queue[Any]] = []
         self._server: grpc.Server | None = None
         self.port = 0
@@ -154,10 +173,22 @@ class XdsServer:
             self._server.stop(grace=None).wait()
             self._server = None
 
-    def bootstrap(self) -> str:
-        """The bootstrap JSON for GRPC_XDS_BOOTSTRAP_CONFIG."""
+    def bootstrap(self, certificates: Path | None = None) -> str:
+        """The bootstrap JSON for GRPC_XDS_BOOTSTRAP_CONFIG; ``certificates``:
+        a directory with ca.pem, client.pem and client.key (a TLS fake's
+        ``tls_dir``) for the services served with ``mtls=True``."""
+        providers = {}
+        if certificates is not None:
+            files = {
+                "certificate_file": str(certificates / "client.pem"),
+                "private_key_file": str(certificates / "client.key"),
+                "ca_certificate_file": str(certificates / "ca.pem"),
+                "refresh_interval": "600s",
+            }
+            providers[CERTIFICATES] = {"plugin_name": "file_watcher", "config": files}
         return json.dumps(
             {
+                "certificate_providers": providers,
                 "xds_servers": [
                     {
                         "server_uri": f"127.0.0.1:{self.port}",
@@ -173,11 +204,14 @@ class XdsServer:
 
     # -- what it serves -------------------------------------------------------------------
 
-    def serve(self, name: str, endpoints: Sequence[str]) -> None:
+    def serve(self, name: str, endpoints: Sequence[str], *, mtls: bool = False) -> None:
         """Serve ``name`` on these endpoints (``host:port``), now; pushed to
-        every subscribed client."""
+        every subscribed client. ``mtls=True``: the cluster tells clients to
+        use mTLS with the bootstrap's certificates (see ``bootstrap()``)."""
         with self._lock:
             self._services[name] = list(endpoints)
+            if mtls:
+                self._mtls.add(name)
             self._version += 1
             streams = list(self._streams)
         for stream in streams:
@@ -186,7 +220,7 @@ class XdsServer:
     def resources(self, type_url: str, names: set[str]) -> tuple[str, list[any_pb2.Any]]:
         """The current version, and those of ``names`` of one type that exist."""
         with self._lock:
-            version, services = self._version, dict(self._services)
+            version, services, mtls = self._version, dict(self._services), set(self._mtls)
         found: list[Any] = []
         for name, endpoints in services.items():
             if type_url == LISTENER:
@@ -194,7 +228,7 @@ class XdsServer:
             elif type_url == ROUTE and f"{name}-route" in names:
                 found.append(route(name))
             elif type_url == CLUSTER and f"{name}-cluster" in names:
-                found.append(cluster(name))
+                found.append(cluster(name, mtls=name in mtls))
             elif type_url == ENDPOINTS and f"{name}-cluster" in names:
                 found.append(assignment(name, endpoints))
         return str(version), [_packed(resource) for resource in found]
