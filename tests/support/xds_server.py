@@ -153,6 +153,7 @@ class XdsServer:
         self._streams: list[queue.Queue[Any]] = []
         self._server: grpc.Server | None = None
         self.port = 0
+        self.certificates: Path | None = None  # what a test's bootstrap names, if any
 
     # -- lifecycle ------------------------------------------------------------------------
 
