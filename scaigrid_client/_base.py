@@ -35,6 +35,7 @@ from scaigrid_client._failures import FailureDecoder
 from scaigrid_client._fork import register_transport
 from scaigrid_client._retry import Retrier, pushback
 from scaigrid_client._version import __version__
+from scaigrid_client._xds import check_xds_settings, is_xds
 
 __all__ = ["DEFAULT_KEEPALIVE", "BaseTransport"]
 
@@ -82,6 +83,8 @@ class BaseTransport:
     ) -> None:
         self.target = parse_target(target) if channel is None or target is not None else "<channel>"
         _check_settings(tls, timeout, keepalive, retry)
+        if channel is None and is_xds(self.target):
+            check_xds_settings(self.target, proxy)
         self._keepalive = keepalive
         self._given = channel
         self._channel_options = tuple(channel_options)
@@ -98,7 +101,9 @@ class BaseTransport:
         self._owns_channel = channel is None
         self._proxy = proxy
         self.failures = FailureDecoder(
-            proxy=proxy, client_timeout=timeout, owns_channel=channel is None
+            proxy=proxy,
+            client_timeout=timeout,
+            may_probe=channel is None and not is_xds(self.target),
         )
         self._closed = False
         # Checked once here, not per call: warn on the first call that sends a
@@ -194,8 +199,9 @@ class BaseTransport:
         if self._warn_plaintext:
             self._warn_plaintext = False
             logger.warning(
-                "sending the service token in plaintext to %s; use TLS outside loopback",
+                "sending the service token in plaintext to %s; use TLS outside loopback%s",
                 self.target,
+                " (or a mesh whose xDS security config gives mTLS)" if is_xds(self.target) else "",
             )
         md: Metadata = (auth, ("x-request-id", state.request_id), *self._static_headers)
         if state.attempt > 1:

@@ -13,6 +13,7 @@ import grpc
 
 from scaigrid_client._config import Keepalive, TLSConfig
 from scaigrid_client._version import __version__
+from scaigrid_client._xds import is_xds, parse_xds_target, xds_credentials
 
 __all__ = [
     "DEFAULT_PORT",
@@ -49,9 +50,10 @@ SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
 
 
 def parse_target(target: str | None) -> str:
-    """Normalize a target: "host", "host:port", "[v6]:port" or a gRPC URI.
+    """Normalize a target: "host", "host:port", "[v6]:port", a gRPC URI or
+    an xDS target ("xds:///name", see `_xds`).
 
-    No port means 50051; None reads SCAIGRID_TARGET.
+    No port means 50051 (not for xds:); None reads SCAIGRID_TARGET.
     """
     if target is None:
         target = os.environ.get("SCAIGRID_TARGET") or None
@@ -68,12 +70,14 @@ def parse_target(target: str | None) -> str:
         )
     if target.startswith(_URI_SCHEMES):
         return target
+    if is_xds(target):
+        return parse_xds_target(target)
     import ipaddress  # here, not at import: most targets are "host:port"
 
     if "://" in target:
         raise ValueError(
             f"target: {target!r} has an unsupported scheme; use 'host:port' or a gRPC URI "
-            "(dns:///, unix:, ipv4:, ipv6:)"
+            "(dns:///, unix:, ipv4:, ipv6:, xds:///)"
         )
     host, port = target, None
     if target.startswith("["):
@@ -168,6 +172,10 @@ def parse_proxy(proxy: object) -> Proxy:
 
 
 def _proxy_options(proxy: Proxy, target: str) -> dict[str, Any]:
+    if is_xds(target):
+        # grpc would hand the whole target to the proxy and never ask the
+        # mesh's control plane (an explicit proxy= is refused at construction).
+        return {"grpc.enable_http_proxy": 0}
     if isinstance(proxy, str):
         return {"grpc.http_proxy": proxy}
     # A proxy from the environment cannot reach this machine's loopback (its
@@ -180,8 +188,9 @@ def _proxy_options(proxy: Proxy, target: str) -> dict[str, Any]:
 def tcp_addresses(target: str) -> str | None:
     """The ``host:port`` list of a normalized TCP target, without its
     scheme (dns:host:port, dns:///host:port, dns://authority/host:port,
-    ipv4:a:p,b:p, ipv6:...); None for unix, abstract and vsock sockets."""
-    if target.startswith(("unix:", "unix-abstract:", "vsock:")):
+    ipv4:a:p,b:p, ipv6:...); None for unix, abstract and vsock sockets,
+    and for xds: targets (the mesh knows the addresses, the SDK does not)."""
+    if target.startswith(("unix:", "unix-abstract:", "vsock:", "xds:")):
         return None
     if target.startswith("dns:"):
         target = target[len("dns:") :]
@@ -197,7 +206,8 @@ def is_loopback(target: str) -> bool:
 
     addresses = tcp_addresses(target)
     if addresses is None:
-        return not target.startswith("vsock:")  # unix sockets are local; vsock is a VM
+        # unix sockets are local; vsock is a VM; xds: is wherever the mesh says
+        return not target.startswith(("vsock:", "xds:"))
     hosts = [h.rsplit(":", 1)[0].strip("[]") for h in addresses.split(",")]
     for h in hosts:
         if h == "localhost":
@@ -237,13 +247,19 @@ def channel_arguments(
     merged.update(_proxy_options(proxy, target))
     if keepalive is not None:
         merged.update(keepalive.channel_options())
-    merged["grpc.service_config"] = SERVICE_CONFIG
+    mesh = is_xds(target)
+    if not mesh:
+        # An xds: target's balancing is the mesh's (its clusters' lb_policy).
+        merged["grpc.service_config"] = SERVICE_CONFIG
+    # (with xds: too: the SDK's retries, not the mesh's route retry_policy)
     merged["grpc.enable_retries"] = 0
     merged["grpc.primary_user_agent"] = f"scaigrid-client/{__version__}"
     creds = None
     if tls is not False:
         creds, extra = channel_credentials(tls)
         merged.update(extra)
+    if mesh:
+        creds = xds_credentials(creds)
     merged.update(options)
     return creds, list(merged.items())
 

@@ -38,10 +38,12 @@ class FailureDecoder:
     """Decodes one client's failed attempts; remembers whether its gateway
     was ever reached (until then, a closed connection may be a TLS mismatch)."""
 
-    def __init__(self, *, proxy: Any, client_timeout: float | None, owns_channel: bool) -> None:
+    def __init__(self, *, proxy: Any, client_timeout: float | None, may_probe: bool) -> None:
+        """``may_probe``: the SDK built the channel to an address it knows
+        (not a caller's channel, not an xds: target's endpoints)."""
         self._proxy = proxy
         self._client_timeout = client_timeout
-        self._owns_channel = owns_channel
+        self._may_probe = may_probe
         self.reached = False
         self.setup_failure: str | None = None  # the probe's finding, kept
         self._next_probe = 0.0
@@ -94,7 +96,7 @@ class FailureDecoder:
 
     def should_probe(self, error: errors.ScaiGridError) -> bool:
         """Whether a probe may tell what grpc calls "Socket closed" (see _diagnose)."""
-        if self.reached or not self._owns_channel or not _closed_at_setup(error):
+        if self.reached or not self._may_probe or not _closed_at_setup(error):
             return False
         if self.setup_failure is not None:
             return True

@@ -46,7 +46,8 @@ def _add_connection_flags(parser: argparse.ArgumentParser, *, again: bool = Fals
         "--target",
         metavar="HOST[:PORT]",
         default=default(os.environ.get("SCAIGRID_TARGET") or "localhost:50051"),
-        help="gateway address (SCAIGRID_TARGET, else localhost:50051)",
+        help="gateway address: host[:port], a gRPC URI or xds:///name (SCAIGRID_TARGET, "
+        "else localhost:50051)",
     )
     parser.add_argument(
         "--token", default=default(None), help="service token (default: SCAIGRID_SERVICE_TOKEN)"

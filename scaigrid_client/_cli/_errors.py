@@ -195,6 +195,11 @@ def _hint(error: errors.ScaiGridError, args: argparse.Namespace) -> str:
         return "'scaigrid models' lists the available models"
     if isinstance(error, errors.UnavailableError) and "through the HTTP proxy" in error.message:
         return "is the proxy given by --proxy running and reachable from here?"
+    if isinstance(error, errors.UnavailableError) and str(args.target or "").startswith("xds:"):
+        return (
+            f"does the mesh's control plane (the xDS bootstrap's xds_servers) know "
+            f"{args.target}, and are its endpoints up?"
+        )
     if isinstance(error, errors.UnavailableError):
         tls = "" if args.plaintext_source else "; add --plaintext for a gateway without TLS"
         return f"is a gateway running at {args.target}?{tls}"
