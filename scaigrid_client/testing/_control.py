@@ -28,8 +28,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import grpc
-from google.protobuf import json_format, message as _message
+from google.protobuf import message as _message
 
+from scaigrid_client._to_dict import to_dict
 from scaigrid_client.testing._server import Call, FakeScaiGrid
 
 __all__ = ["ControlServer"]
@@ -43,7 +44,7 @@ class ControlError(Exception):
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, _message.Message):
-        return json_format.MessageToDict(value, preserving_proto_field_name=True)
+        return to_dict(value)  # enums by short name, as the SDK and the CLI print them
     if isinstance(value, grpc.StatusCode):
         return value.name
     if isinstance(value, bytes):

@@ -13,6 +13,7 @@ import grpc
 
 from scaigrid_client._messages import scaiinfer, scaimind
 from scaigrid_client.testing._errors import FakeError, invalid
+from scaigrid_client.testing._names import short_name
 from scaigrid_client.testing._state._common import Ledger, now
 from scaigrid_client.testing._state._persist import job_record, point_record
 from scaigrid_client.testing._state._tables import JobEntry
@@ -125,7 +126,7 @@ class CoordinatorDomain:
             raise FakeError(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 "invalid_state",
-                f"job '{job_id}' already {scaimind.JobState.Name(job.state)}",
+                f"job '{job_id}' already {short_name(scaimind.JobState, job.state)}",
             )
         if entry.task is not None:
             entry.task.cancel()

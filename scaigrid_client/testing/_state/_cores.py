@@ -11,6 +11,7 @@ import grpc
 
 from scaigrid_client._messages import scaicore
 from scaigrid_client.testing._errors import FakeError, invalid
+from scaigrid_client.testing._names import short_name
 from scaigrid_client.testing._state._common import Ledger, now
 from scaigrid_client.testing._state._persist import core_record, event_record, invocation_record
 from scaigrid_client.testing._state._tables import CoreEntry
@@ -47,7 +48,7 @@ class CoreRuntimeDomain:
             type=event_type,  # type: ignore[arg-type]
             occurred_at=instance.updated_at,
             invocation_id=invocation_id,
-            attributes={"state": scaicore.CoreState.Name(instance.state), **attributes},
+            attributes={"state": short_name(scaicore.CoreState, instance.state), **attributes},
             epoch=self._ledger.epoch,
         )
         self._ledger.save(core_record(instance), event_record(instance.core_id, event))
