@@ -10,7 +10,15 @@ fixture, a running fake with fresh state for each test, and a
 (``scaigrid_fake.client()``).
 """
 
+from scaigrid_client.testing._scripts import ReplyCondition
 from scaigrid_client.testing._server import Call, FakeScaiGrid, FakeState, RetryOverrides
 from scaigrid_client.testing._state import HeartbeatRecord
 
-__all__ = ["Call", "FakeScaiGrid", "FakeState", "HeartbeatRecord", "RetryOverrides"]
+__all__ = [
+    "Call",
+    "FakeScaiGrid",
+    "FakeState",
+    "HeartbeatRecord",
+    "ReplyCondition",
+    "RetryOverrides",
+]

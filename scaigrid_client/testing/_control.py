@@ -10,6 +10,7 @@ Python suites do through ``FakeScaiGrid``'s methods.
     POST /drop_streams  {"status", "code", "message"}  -> {"dropped": n}
     POST /tokens        {"scopes", "expires_in"}       -> {"token": "..."}
     POST /reset
+    POST /script_reply  {"text", "model", "when", "times"}
 
 Bad input is answered 400 with ``{"error": "..."}`` naming the field. It
 serves on its own thread; every operation runs on the fake's event loop.
@@ -110,6 +111,7 @@ class ControlServer:
             ("POST", "/drop_streams"): self._drop_streams,
             ("POST", "/tokens"): self._tokens,
             ("POST", "/reset"): self._reset,
+            ("POST", "/script_reply"): self._script_reply,
         }
         if host.startswith(("unix:", "unix-abstract:")):
             host = "127.0.0.1"  # the fake serves on a unix socket; HTTP needs TCP
@@ -176,6 +178,18 @@ class ControlServer:
             raise ControlError("scopes: expected a list of strings")
         expires_in = _field(body, "expires_in", (int, float), None)
         return {"token": self._fake.issue_token(scopes=scopes, expires_in=expires_in)}
+
+    def _script_reply(self, body: dict[str, Any]) -> Any:
+        text = _field(body, "text", str, None)
+        if text is None:
+            raise ControlError("text: required, the reply")
+        self._fake.script_reply(
+            text,
+            model=_field(body, "model", str, None),
+            when=_field(body, "when", str, None),
+            times=_field(body, "times", int, None),
+        )
+        return {}
 
     def _reset(self, body: dict[str, Any]) -> Any:
         self._fake.reset()

@@ -24,11 +24,13 @@ from scaigrid_client._config import RetryPolicy, TLSConfig
 from scaigrid_client.testing._address import ListenAddress
 from scaigrid_client.testing._auth import Tokens
 from scaigrid_client.testing._calls import Call, CallJournal
+from scaigrid_client.testing._controls import FakeControls
 from scaigrid_client.testing._dispatch import Dispatcher
 from scaigrid_client.testing._errors import FakeError
 from scaigrid_client.testing._faults import Fault, Faults
 from scaigrid_client.testing._grpc_server import start_server
 from scaigrid_client.testing._loop_thread import LoopThread
+from scaigrid_client.testing._scripts import ReplyScripts
 from scaigrid_client.testing._services import check_method
 from scaigrid_client.testing._state._backend import FakeBackend
 from scaigrid_client.testing._state_view import FakeState, state_of
@@ -45,7 +47,7 @@ _T = TypeVar("_T")
 _NOT_RUNNING = "FakeScaiGrid is not running; use 'async with FakeScaiGrid()'"
 
 
-class FakeScaiGrid:
+class FakeScaiGrid(FakeControls):
     """A fake ScaiGrid gateway: a real grpc.aio server on a loopback port.
 
     Use it as an async context manager in async tests, or as a plain context
@@ -111,6 +113,7 @@ class FakeScaiGrid:
             )
         self._min_ping_interval = min_ping_interval
         self._tokens = Tokens(self.token)
+        self._scripts = ReplyScripts()
         self._faults = Faults()
         self._journal = CallJournal(max_calls)
         self.record_responses = record_responses
@@ -121,6 +124,7 @@ class FakeScaiGrid:
             step_interval=step_interval,
             binary_chunk_size=binary_chunk_size,
             state_dir=state_dir,
+            scripts=self._scripts,
         )
         self._backend: FakeBackend | None = None
         self._server: grpc.aio.Server | None = None
@@ -289,7 +293,7 @@ class FakeScaiGrid:
         return dropped
 
     def reset(self) -> None:
-        """Forget all state, faults, delays, calls and issued tokens."""
+        """Forget all state, faults, delays, scripted replies, calls and issued tokens."""
 
         def reset_in_loop() -> None:
             self._drop_all(FakeError(grpc.StatusCode.UNAVAILABLE, "service_draining", "reset"))
@@ -297,6 +301,7 @@ class FakeScaiGrid:
                 self._backend.close()
                 self._backend = self._new_backend(fresh=True)
             self._faults.clear()
+            self._scripts.clear()
             self._journal.clear()
             self._tokens.reset()
 

@@ -12,6 +12,7 @@ import os
 
 from google.protobuf import message as _message
 
+from scaigrid_client.testing._scripts import ReplyScripts
 from scaigrid_client.testing._state._cluster import ClusterDomain
 from scaigrid_client.testing._state._common import Ledger
 from scaigrid_client.testing._state._coordinator import CoordinatorDomain
@@ -34,6 +35,7 @@ class FakeBackend:
         binary_chunk_size: int = 1 << 20,
         state_dir: str | os.PathLike[str] | None = None,
         fresh: bool = False,
+        scripts: ReplyScripts | None = None,
     ) -> None:
         self.tables = tables = Tables(models={m.id: m for m in MODELS})
         log: StateLog | None = None
@@ -43,7 +45,9 @@ class FakeBackend:
                 replay(tables, log.load())
             log.rewrite(snapshot(tables))
         self.ledger = ledger = Ledger(tables, log)
-        self.inference = InferenceDomain(tables.models, binary_chunk_size=binary_chunk_size)
+        self.inference = InferenceDomain(
+            tables.models, binary_chunk_size=binary_chunk_size, scripts=scripts
+        )
         self.heartbeat = HeartbeatDomain(ledger)
         self.coordinator = CoordinatorDomain(ledger, tables.models, step_interval=step_interval)
         self.cluster = ClusterDomain(ledger)
