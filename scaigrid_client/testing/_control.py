@@ -11,6 +11,8 @@ Python suites do through ``FakeScaiGrid``'s methods.
     POST /tokens        {"scopes", "expires_in"}       -> {"token": "..."}
     POST /reset
     POST /script_reply  {"text", "model", "when", "times"}
+    POST /step_job      {"job_id", "steps", "metrics"}  -> the job
+    POST /finish_job    {"job_id", "state", "error"}    -> the job
 
 Bad input is answered 400 with ``{"error": "..."}`` naming the field. It
 serves on its own thread; every operation runs on the fake's event loop.
@@ -90,6 +92,13 @@ def _status(body: Mapping[str, Any], default: str | None = None) -> grpc.StatusC
         ) from None
 
 
+def _required(body: Mapping[str, Any], name: str, what: str) -> str:
+    value = _field(body, name, str, None)
+    if value is None:
+        raise ControlError(f"{name}: required, {what}")
+    return str(value)
+
+
 def _required_method(body: Mapping[str, Any]) -> str:
     method = _field(body, "method", str, None)
     if method is None:
@@ -112,6 +121,8 @@ class ControlServer:
             ("POST", "/tokens"): self._tokens,
             ("POST", "/reset"): self._reset,
             ("POST", "/script_reply"): self._script_reply,
+            ("POST", "/step_job"): self._step_job,
+            ("POST", "/finish_job"): self._finish_job,
         }
         if host.startswith(("unix:", "unix-abstract:")):
             host = "127.0.0.1"  # the fake serves on a unix socket; HTTP needs TCP
@@ -190,6 +201,21 @@ class ControlServer:
             times=_field(body, "times", int, None),
         )
         return {}
+
+    def _step_job(self, body: dict[str, Any]) -> Any:
+        metrics = _field(body, "metrics", dict, None)
+        job = self._fake.step_job(
+            _required(body, "job_id", "the job's id"), _field(body, "steps", int, 1), metrics
+        )
+        return to_dict(job)
+
+    def _finish_job(self, body: dict[str, Any]) -> Any:
+        job = self._fake.finish_job(
+            _required(body, "job_id", "the job's id"),
+            _field(body, "state", (str, int), "failed"),
+            _field(body, "error", str, None),
+        )
+        return to_dict(job)
 
     def _reset(self, body: dict[str, Any]) -> Any:
         self._fake.reset()

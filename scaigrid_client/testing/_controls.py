@@ -5,13 +5,15 @@ naming the argument)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
-from scaigrid_client._messages import scaiinfer
+from scaigrid_client._messages import scaiinfer, scaimind
 from scaigrid_client.testing._auth import Tokens
 from scaigrid_client.testing._scripts import ReplyCondition, ReplyScripts
 from scaigrid_client.testing._state._inference import MODELS
+from scaigrid_client.testing._state_view import copy as _copy
+from scaigrid_client.types import JobStateArg
 
 if TYPE_CHECKING:
     from scaigrid_client.testing._state._backend import FakeBackend
@@ -69,3 +71,64 @@ class FakeControls:
                 ``times`` is not a positive int.
         """
         self._in_loop(lambda: self._scripts.add(text, model, when, times, _CHAT_MODELS))
+
+    def step_job(
+        self, job_id: str, steps: int = 1, metrics: Mapping[str, float] | None = None
+    ) -> scaimind.Job:
+        """Advance a training job by ``steps`` steps, now.
+
+        A queued job starts running first. Each step records a metrics point
+        (what ``stream_metrics`` yields), with the fake's values for ``loss``,
+        ``learning_rate`` and ``tokens_per_second`` unless ``metrics`` gives
+        others; the job's last step makes it ``SUCCEEDED``. Meant for
+        ``FakeScaiGrid(step_interval=None)``, where jobs move only when told;
+        with a step interval it steps the job between its own steps.
+
+        Args:
+            job_id: The job, as ``submit_job`` returned it.
+            steps: How many steps to record, at least 1 and at most the job's
+                steps left.
+            metrics: Values for these steps' points, replacing the fake's of
+                the same name and adding the others.
+
+        Returns:
+            A copy of the job after the steps.
+
+        Raises:
+            ValueError: ``job_id`` names no job or a finished one, or ``steps``
+                is not a positive int or more than the steps left.
+            TypeError: ``job_id`` is not a str, or ``metrics`` not a mapping of
+                str to numbers.
+        """
+        return _copy(
+            self._in_loop(lambda: self.backend.coordinator.step_job(job_id, steps, metrics))
+        )
+
+    def finish_job(
+        self, job_id: str, state: JobStateArg = "failed", error: str | None = None
+    ) -> scaimind.Job:
+        """End a training job now, in a terminal state.
+
+        ``get_job`` then answers that state (and ``error_message`` for a failed
+        job), and every ``stream_metrics`` of the job ends after the points
+        recorded so far, as the gateway ends it for a job that failed or was
+        cancelled (no point is added).
+
+        Args:
+            job_id: The job, as ``submit_job`` returned it.
+            state: ``"succeeded"``, ``"failed"`` or ``"cancelled"``, in any
+                case, or the full name (``"JOB_STATE_FAILED"``) or number.
+            error: The failed job's ``error_message`` (default ``"job failed"``).
+
+        Returns:
+            A copy of the finished job.
+
+        Raises:
+            ValueError: ``job_id`` names no job or a finished one, ``state``
+                is not a terminal state, or ``error`` is given for a state
+                other than failed.
+            TypeError: ``job_id`` or ``error`` is not a str.
+        """
+        return _copy(
+            self._in_loop(lambda: self.backend.coordinator.finish_job(job_id, state, error))
+        )

@@ -63,7 +63,8 @@ class FakeScaiGrid(FakeControls):
 
     ``tls=True`` serves TLS with a throwaway CA (see ``client_tls()``), and
     ``require_client_cert=True`` makes it mTLS. ``step_interval`` is the time
-    a training job takes per step; ``token_interval`` paces streamed tokens
+    a training job takes per step (None: jobs move only when a test calls
+    ``step_job`` or ``finish_job``); ``token_interval`` paces streamed tokens
     (0: as fast as the transport allows). ``max_calls`` keeps only the newest
     calls in the journal (None: all), for fakes that run for hours.
     ``record_responses=True`` keeps every response message sent in its
@@ -90,7 +91,7 @@ class FakeScaiGrid(FakeControls):
         tls: bool = False,
         require_client_cert: bool = False,
         tls_dir: str | os.PathLike[str] | None = None,
-        step_interval: float = 0.01,
+        step_interval: float | None = 0.01,
         token_interval: float = 0.0,
         binary_chunk_size: int = 1 << 20,
         max_calls: int | None = None,
@@ -112,6 +113,15 @@ class FakeScaiGrid(FakeControls):
                 f"min_ping_interval: must be a positive number of seconds, got {min_ping_interval!r}"
             )
         self._min_ping_interval = min_ping_interval
+        if step_interval is not None and (
+            isinstance(step_interval, bool)
+            or not isinstance(step_interval, (int, float))
+            or step_interval < 0
+        ):
+            raise ValueError(
+                "step_interval: must be a number of seconds of at least 0, or None "
+                f"(jobs step only when told), got {step_interval!r}"
+            )
         self._tokens = Tokens(self.token)
         self._scripts = ReplyScripts()
         self._faults = Faults()

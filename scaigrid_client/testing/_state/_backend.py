@@ -31,7 +31,7 @@ class FakeBackend:
     def __init__(
         self,
         *,
-        step_interval: float = 0.01,
+        step_interval: float | None = 0.01,
         binary_chunk_size: int = 1 << 20,
         state_dir: str | os.PathLike[str] | None = None,
         fresh: bool = False,
