@@ -13,6 +13,7 @@ Python suites do through ``FakeScaiGrid``'s methods.
     POST /script_reply  {"text", "model", "when", "times"}
     POST /step_job      {"job_id", "steps", "metrics"}  -> the job
     POST /finish_job    {"job_id", "state", "error"}    -> the job
+    POST /emit_event    {"core_id", "type", "attributes"} -> the event
 
 Bad input is answered 400 with ``{"error": "..."}`` naming the field. It
 serves on its own thread; every operation runs on the fake's event loop.
@@ -123,6 +124,7 @@ class ControlServer:
             ("POST", "/script_reply"): self._script_reply,
             ("POST", "/step_job"): self._step_job,
             ("POST", "/finish_job"): self._finish_job,
+            ("POST", "/emit_event"): self._emit_event,
         }
         if host.startswith(("unix:", "unix-abstract:")):
             host = "127.0.0.1"  # the fake serves on a unix socket; HTTP needs TCP
@@ -216,6 +218,17 @@ class ControlServer:
             _field(body, "error", str, None),
         )
         return to_dict(job)
+
+    def _emit_event(self, body: dict[str, Any]) -> Any:
+        event_type = _field(body, "type", (str, int), None)
+        if event_type is None:
+            raise ControlError("type: required, such as 'invoked'")
+        event = self._fake.emit_event(
+            _required(body, "core_id", "the core's id"),
+            event_type,
+            _field(body, "attributes", dict, None),
+        )
+        return to_dict(event)
 
     def _reset(self, body: dict[str, Any]) -> Any:
         self._fake.reset()

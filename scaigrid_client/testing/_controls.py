@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
-from scaigrid_client._messages import scaiinfer, scaimind
+from scaigrid_client._messages import scaicore, scaiinfer, scaimind
 from scaigrid_client.testing._auth import Tokens
 from scaigrid_client.testing._scripts import ReplyCondition, ReplyScripts
 from scaigrid_client.testing._state._inference import MODELS
 from scaigrid_client.testing._state_view import copy as _copy
-from scaigrid_client.types import JobStateArg
+from scaigrid_client.types import EventTypeArg, JobStateArg
 
 if TYPE_CHECKING:
     from scaigrid_client.testing._state._backend import FakeBackend
@@ -131,4 +131,34 @@ class FakeControls:
         """
         return _copy(
             self._in_loop(lambda: self.backend.coordinator.finish_job(job_id, state, error))
+        )
+
+    def emit_event(
+        self, core_id: str, type: EventTypeArg, attributes: Mapping[str, str] | None = None
+    ) -> scaicore.StreamEventsResponse:
+        """Append an event to a core's history, as if the core had emitted it.
+
+        It gets the core's next sequence and the current epoch, and is
+        delivered to every live ``stream_events`` tail of the core and to
+        every resume after it, like the events the fake makes itself. Its
+        attributes are ``{"state": <the core's state, short name>}`` updated
+        with ``attributes``. The core's state does not change.
+
+        Args:
+            core_id: A core the fake knows (``invoke_core`` creates one).
+            type: The event type: ``"activated"``, ``"invoked"``,
+                ``"passivated"`` or ``"restored"`` in any case, the full name
+                (``"EVENT_TYPE_INVOKED"``) or the number.
+            attributes: The event's attributes, str to str.
+
+        Returns:
+            A copy of the event.
+
+        Raises:
+            ValueError: ``core_id`` names no core, or ``type`` is no event type.
+            TypeError: ``core_id`` is not a str, or ``attributes`` not a
+                mapping of str to str.
+        """
+        return _copy(
+            self._in_loop(lambda: self.backend.core_runtime.emit_event(core_id, type, attributes))
         )
