@@ -14,6 +14,7 @@ Python suites do through ``FakeScaiGrid``'s methods.
     POST /step_job      {"job_id", "steps", "metrics"}  -> the job
     POST /finish_job    {"job_id", "state", "error"}    -> the job
     POST /emit_event    {"core_id", "type", "attributes"} -> the event
+    POST /revoke_token  {"token"}
 
 Bad input is answered 400 with ``{"error": "..."}`` naming the field. It
 serves on its own thread; every operation runs on the fake's event loop.
@@ -125,6 +126,7 @@ class ControlServer:
             ("POST", "/step_job"): self._step_job,
             ("POST", "/finish_job"): self._finish_job,
             ("POST", "/emit_event"): self._emit_event,
+            ("POST", "/revoke_token"): self._revoke_token,
         }
         if host.startswith(("unix:", "unix-abstract:")):
             host = "127.0.0.1"  # the fake serves on a unix socket; HTTP needs TCP
@@ -229,6 +231,10 @@ class ControlServer:
             _field(body, "attributes", dict, None),
         )
         return to_dict(event)
+
+    def _revoke_token(self, body: dict[str, Any]) -> Any:
+        self._fake.revoke_token(_required(body, "token", "the token to revoke"))
+        return {}
 
     def _reset(self, body: dict[str, Any]) -> Any:
         self._fake.reset()

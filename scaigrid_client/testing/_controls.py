@@ -162,3 +162,22 @@ class FakeControls:
         return _copy(
             self._in_loop(lambda: self.backend.core_runtime.emit_event(core_id, type, attributes))
         )
+
+    def revoke_token(self, token: str) -> None:
+        """Revoke a service token: later calls with it fail.
+
+        They are answered UNAUTHENTICATED with ``scaigrid-error-code``
+        ``invalid_token`` (``errors.AuthenticationError``), as the gateway
+        answers a token ScaiKey revoked; calls already running go on. Any
+        token the fake accepts may be revoked, its own ``token`` too;
+        ``reset()`` makes that one valid again.
+
+        Args:
+            token: The token, as ``issue_token`` returned it, or ``fake.token``.
+
+        Raises:
+            ValueError: The fake does not accept ``token`` (never issued, or
+                already revoked).
+            TypeError: ``token`` is not a str.
+        """
+        self._in_loop(lambda: self._tokens.revoke(token))
