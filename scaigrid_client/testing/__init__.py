@@ -7,7 +7,8 @@ delay injection, and a journal of every call. See docs/testing.md.
 The pytest plugin (registered automatically) adds a ``scaigrid_fake``
 fixture, a running fake with fresh state for each test, and a
 ``scaigrid_client`` fixture, a ScaiGrid for it with fast retries
-(``scaigrid_fake.client()``).
+(``scaigrid_fake.client()``), and ``scaigrid_sync_client``, its sync
+flavour (``scaigrid_fake.sync_client()``).
 """
 
 from scaigrid_client.testing._scripts import ReplyCondition

@@ -14,7 +14,7 @@ import os
 import pathlib
 import secrets
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from typing_extensions import Unpack
@@ -38,8 +38,12 @@ from scaigrid_client.testing._test_client import (
     RetryOverrides,
     client_for_tests,
     retry_policy_for_tests,
+    sync_client_for_tests,
 )
 from scaigrid_client.testing._tls import TLSMaterial
+
+if TYPE_CHECKING:
+    from scaigrid_client.sync import ScaiGrid as SyncScaiGrid
 
 __all__ = ["Call", "FakeScaiGrid", "FakeState", "RetryOverrides"]
 
@@ -241,6 +245,30 @@ class FakeScaiGrid(FakeControls):
         target = self.target  # first: a fake that is not running makes no certificates
         tls = self.client_tls() if self.tls else False
         return client_for_tests(target, self.token, tls, overrides)
+
+    def sync_client(self, **overrides: Any) -> SyncScaiGrid:
+        """A ``scaigrid_client.sync.ScaiGrid`` for this fake, tuned as ``client()`` is.
+
+        Its target, token and TLS (``client_tls()`` for a TLS fake) are the
+        fake's and its retries ``retry_policy()``'s. Its calls block, so use it
+        with a fake on its own thread (``with FakeScaiGrid()``, the
+        ``scaigrid_fake`` fixture) or from a thread other than the loop of an
+        ``async with`` fake: ``with fake.sync_client() as grid: ...``.
+
+        Args:
+            **overrides: ScaiGrid keywords that replace these (``token=``,
+                ``timeout=``, ``retry=``, ...).
+
+        Returns:
+            The client; close it (``with``, or ``close()``) when done.
+
+        Raises:
+            RuntimeError: The fake is not running.
+            TypeError: An override is not a ScaiGrid keyword.
+        """
+        target = self.target
+        tls = self.client_tls() if self.tls else False
+        return sync_client_for_tests(target, self.token, tls, overrides)
 
     def issue_token(
         self,
