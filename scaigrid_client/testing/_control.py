@@ -15,6 +15,7 @@ Python suites do through ``FakeScaiGrid``'s methods.
     POST /finish_job    {"job_id", "state", "error"}    -> the job
     POST /emit_event    {"core_id", "type", "attributes"} -> the event
     POST /revoke_token  {"token"}
+    POST /restart       {"keep_state"}                  -> {"epoch": "..."}
 
 Bad input is answered 400 with ``{"error": "..."}`` naming the field. It
 serves on its own thread; every operation runs on the fake's event loop.
@@ -26,6 +27,7 @@ import asyncio
 import base64
 import dataclasses
 import http.server
+import inspect
 import json
 import threading
 import urllib.parse
@@ -127,6 +129,7 @@ class ControlServer:
             ("POST", "/finish_job"): self._finish_job,
             ("POST", "/emit_event"): self._emit_event,
             ("POST", "/revoke_token"): self._revoke_token,
+            ("POST", "/restart"): self._restart,
         }
         if host.startswith(("unix:", "unix-abstract:")):
             host = "127.0.0.1"  # the fake serves on a unix socket; HTTP needs TCP
@@ -236,6 +239,10 @@ class ControlServer:
         self._fake.revoke_token(_required(body, "token", "the token to revoke"))
         return {}
 
+    async def _restart(self, body: dict[str, Any]) -> Any:
+        await self._fake.restart(keep_state=_field(body, "keep_state", bool, True))
+        return {"epoch": self._fake.epoch}
+
     def _reset(self, body: dict[str, Any]) -> Any:
         self._fake.reset()
         return {}
@@ -258,7 +265,8 @@ class ControlServer:
                 return 400, {"error": "the body must be a JSON object"}
 
         async def run() -> Any:
-            return route(body)
+            answer = route(body)
+            return await answer if inspect.isawaitable(answer) else answer
 
         try:
             return 200, asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=30)

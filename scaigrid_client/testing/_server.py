@@ -9,11 +9,12 @@ parts that do the work: `_dispatch` (every RPC's wrapper) over `_rpcs` and
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import pathlib
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
@@ -28,7 +29,7 @@ from scaigrid_client.testing._controls import FakeControls
 from scaigrid_client.testing._dispatch import Dispatcher
 from scaigrid_client.testing._errors import FakeError
 from scaigrid_client.testing._faults import Fault, Faults
-from scaigrid_client.testing._grpc_server import start_server
+from scaigrid_client.testing._grpc_server import replace_server, start_server
 from scaigrid_client.testing._loop_thread import LoopThread
 from scaigrid_client.testing._scripts import ReplyScripts
 from scaigrid_client.testing._services import check_method
@@ -49,6 +50,14 @@ __all__ = ["Call", "FakeScaiGrid", "FakeState", "RetryOverrides"]
 
 _T = TypeVar("_T")
 _NOT_RUNNING = "FakeScaiGrid is not running; use 'async with FakeScaiGrid()'"
+
+
+class _Finished:
+    """An awaitable that is already done: a restart the threaded fake made."""
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return
+        yield
 
 
 class FakeScaiGrid(FakeControls):
@@ -199,6 +208,85 @@ class FakeScaiGrid(FakeControls):
         if self._thread is not None:
             self._thread.stop()
             self._thread = None
+
+    def restart(self, *, keep_state: bool = True) -> Awaitable[None]:
+        """Restart the fake in place, as a gateway restart does.
+
+        Every open stream ends UNAVAILABLE ``service_draining``, every
+        connection is closed, and the fake listens again on the same address
+        (the same port, when it was picked from 0). Clients reconnect on
+        their own, and resumable streams resume. Faults, delays, scripted
+        replies and the call journal are the test's and stay.
+
+        ``await fake.restart()`` in the ``async with`` form. With the fake on
+        its own thread (``with FakeScaiGrid()``, the ``scaigrid_fake``
+        fixture) the restart is done when the call returns, so a sync test
+        calls ``fake.restart()``; awaiting what it returns works as well.
+
+        Args:
+            keep_state: True keeps the state, tokens and history epoch, as
+                a gateway with a state directory does. False starts empty,
+                with a new epoch (a resume with an old cursor gets
+                ``history_reset``) and only ``fake.token`` valid, as a gateway
+                without one does; with ``state_dir`` the directory starts over too.
+
+        Returns:
+            An awaitable that finishes the restart (already finished in the
+            threaded form).
+
+        Raises:
+            RuntimeError: The fake is not running.
+            TypeError: ``keep_state`` is not a bool.
+            OSError: The address could not be listened on again (the fake is
+                then stopped).
+        """
+        if not isinstance(keep_state, bool):
+            raise TypeError(f"keep_state: expected a bool, got {type(keep_state).__name__}")
+        if self._server is None:
+            raise RuntimeError(_NOT_RUNNING)
+        if self._thread is not None:
+            self._thread.run(lambda: self._restart(keep_state))
+            return _Finished()
+        return self._restart(keep_state)
+
+    async def _restart(self, keep_state: bool) -> None:
+        old = self._server
+        if old is None:
+            raise RuntimeError(_NOT_RUNNING)
+
+        def switch() -> None:
+            # The old streams end (their clients reconnect to the new server),
+            # and, for a new epoch, the state starts over.
+            self._drop_all(FakeError(grpc.StatusCode.UNAVAILABLE, "service_draining", "restarting"))
+            if not keep_state and self._backend is not None:
+                self._backend.close()
+                self._backend = self._new_backend(fresh=True)
+                self._tokens.reset()
+
+        address = self._address
+        if not address.unix and self._bound_port is not None:
+            address = dataclasses.replace(address, port=self._bound_port)
+        try:
+            self._server = await replace_server(
+                old,
+                self._dispatch.handlers(),
+                address,
+                self._server_credentials if self.tls else None,
+                min_ping_interval=self._min_ping_interval,
+                switch=switch,
+            )
+        except BaseException:
+            self._server = None
+            if self._backend is not None:
+                self._backend.close()
+                self._backend = None
+            raise
+
+    @property
+    def epoch(self) -> str:
+        """The history epoch events and metric points carry now; ``reset()``
+        and ``restart(keep_state=False)`` start a new one."""
+        return self._in_loop(lambda: self.backend.epoch)
 
     def _in_loop(self, fn: Callable[[], _T]) -> _T:
         """Run ``fn`` on the server's loop (it touches loop-bound state)."""
