@@ -39,10 +39,14 @@ class FakeBackend:
     ) -> None:
         self.tables = tables = Tables(models={m.id: m for m in MODELS})
         log: StateLog | None = None
+        self.restored = False
+        """Whether the state was read back from ``state_dir``."""
         if state_dir is not None:
             log = StateLog(state_dir)
             if not fresh:
-                replay(tables, log.load())
+                records = list(log.load())
+                replay(tables, records)
+                self.restored = bool(records)
             log.rewrite(snapshot(tables))
         self.ledger = ledger = Ledger(tables, log)
         self.inference = InferenceDomain(
