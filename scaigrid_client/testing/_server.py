@@ -31,6 +31,7 @@ from scaigrid_client.testing._errors import FakeError
 from scaigrid_client.testing._faults import Fault, Faults
 from scaigrid_client.testing._grpc_server import replace_server, start_server
 from scaigrid_client.testing._loop_thread import LoopThread
+from scaigrid_client.testing._names import status_code
 from scaigrid_client.testing._scripts import ReplyScripts
 from scaigrid_client.testing._services import check_method
 from scaigrid_client.testing._state._backend import FakeBackend
@@ -372,7 +373,7 @@ class FakeScaiGrid(FakeControls):
     def fail(
         self,
         method: str,
-        status: grpc.StatusCode,
+        status: grpc.StatusCode | str,
         *,
         code: str | None = None,
         message: str = "injected fault",
@@ -381,14 +382,15 @@ class FakeScaiGrid(FakeControls):
         after_effect: bool = False,
         pushback_ms: int | str | None = None,
     ) -> None:
-        """Make the next ``times`` attempts of ``method`` fail with ``status``.
+        """Make the next ``times`` attempts of ``method`` fail with ``status``
+        (a ``grpc.StatusCode``, or its name in any case: ``"unavailable"``).
 
         ``after_messages=n`` fails a server stream after n messages (0: before
         any response headers, so the client may retry). ``after_effect=True``
         applies the call's side effect first. ``pushback_ms`` is sent as
         ``grpc-retry-pushback-ms``. Faults queue in order, per method.
         """
-        fault = Fault(status, code, message, after_messages, after_effect, pushback_ms)
+        fault = Fault(status_code(status), code, message, after_messages, after_effect, pushback_ms)
         self._faults.fail(method, fault, times=times)
 
     def delay(self, method: str, *, seconds: float, times: int = 1) -> None:
@@ -403,14 +405,15 @@ class FakeScaiGrid(FakeControls):
 
     def drop_streams(
         self,
-        status: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE,
+        status: grpc.StatusCode | str = grpc.StatusCode.UNAVAILABLE,
         *,
         code: str = "service_draining",
         message: str = "stream dropped: gateway restarting",
     ) -> int:
         """End every open server stream with ``status``, as a gateway restart
         would. Returns how many were dropped."""
-        return self._in_loop(lambda: self._drop_all(FakeError(status, code, message)))
+        error = FakeError(status_code(status), code, message)
+        return self._in_loop(lambda: self._drop_all(error))
 
     def _drop_all(self, error: FakeError) -> int:
         dropped = self._faults.drop_streams(error)

@@ -46,3 +46,15 @@ async def test_control_plane_json_is_to_dict(fake: FakeScaiGrid, grid: Any, cont
     calls = (await control.get("/calls", params={"method": "HeartbeatService.Heartbeat"})).json()
     assert calls["calls"][0]["request"]["health"] == "DEGRADED"
     assert calls["calls"][0]["status"] == "OK"
+
+
+async def test_statuses_by_name_any_case(fake: FakeScaiGrid, grid: Any) -> None:
+    fake.fail("InferenceService.ListModels", "unavailable", times=2)
+    fake.fail("InferenceService.Embed", "Permission_Denied", code="budget_exceeded")
+    assert len(await grid.inference.list_models()) == 3  # two retries
+    with pytest.raises(errors.PermissionDeniedError):
+        await grid.inference.embed(model=OMNI, inputs=["x"])
+    assert fake.drop_streams("UNAVAILABLE") == 0
+    for bad in ["OK", "nope", 14, None]:
+        with pytest.raises(ValueError, match=r"^status:"):
+            fake.fail("InferenceService.ListModels", bad)  # type: ignore[arg-type]
