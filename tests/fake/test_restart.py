@@ -153,3 +153,33 @@ async def test_control_plane() -> None:
             await asyncio.to_thread(control.close)
         with pytest.raises(errors.NotFoundError):
             await grid.core.get_core("c1")
+
+
+def test_tls_fake_restarts_with_its_certificates_and_keeps_the_tests_setup() -> None:
+    with FakeScaiGrid(tls=True) as fake, fake.sync_client() as grid:
+        fake.script_reply("scripted", when="hello")
+        fake.fail("InferenceService.Embed", "internal", times=1)
+        fake.restart(keep_state=False)
+        reply = grid.inference.infer(
+            model="scailabs/poolnoodle-omni", messages=[{"role": "user", "content": "hello"}]
+        )
+        assert reply.content == "scripted"  # scripts and faults are the test's: they stay
+        with pytest.raises(errors.InternalError):
+            grid.inference.embed(model="scailabs/poolnoodle-omni", inputs=["x"])
+        assert [c.method for c in fake.calls()][-2:] == [
+            "InferenceService.Infer",
+            "InferenceService.Embed",
+        ]
+
+
+@pytest.mark.asyncio
+async def test_unix_socket_restart_with_a_policy_that_waits_out_the_backoff(
+    tmp_path: pathlib.Path,
+) -> None:
+    async with FakeScaiGrid(host=f"unix:{tmp_path / 'fake.sock'}") as fake:
+        slower = fake.retry_policy(initial_backoff=0.1, max_backoff=0.5)
+        async with fake.client(retry=slower) as grid:
+            await grid.core.invoke_core("c1")
+            await fake.restart()
+            assert (await grid.core.get_core("c1")).invocation_count == 1
+    assert not (tmp_path / "fake.sock").exists()
