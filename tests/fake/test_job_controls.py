@@ -108,6 +108,17 @@ async def test_step_job_also_works_on_a_job_that_steps_itself() -> None:
         job = await submit(grid, steps=2)
         assert fake.step_job(job.id, steps=2).state == scaimind.JOB_STATE_SUCCEEDED
         assert [p.step async for p in grid.coordinator.stream_metrics(job.id)] == [1, 2]
+    # Interleaved with its own steps, it never steps past the last one.
+    async with FakeScaiGrid(step_interval=0.01) as fake, fake.client() as grid:
+        job = await submit(grid, steps=6)
+        await asyncio.sleep(0.03)
+        left = 6 - fake.state.jobs[job.id].current_step
+        if left:
+            fake.step_job(job.id, steps=left)
+        await asyncio.sleep(0.05)
+        points = [p.step async for p in grid.coordinator.stream_metrics(job.id)]
+        assert points == [1, 2, 3, 4, 5, 6]
+        assert fake.state.jobs[job.id].state == scaimind.JOB_STATE_SUCCEEDED
 
 
 async def test_bad_arguments_name_themselves(manual: tuple[FakeScaiGrid, Any]) -> None:

@@ -84,11 +84,14 @@ class CoordinatorDomain:
         assert interval is not None
         if entry.job.state == scaimind.JOB_STATE_QUEUED:
             await asyncio.sleep(interval)
-            self._start(entry)
-        # (from the step after the last one recorded: a restarted fake goes on)
+            if entry.job.state == scaimind.JOB_STATE_QUEUED:  # (step_job may have started it)
+                self._start(entry)
+        # (from the step after the last one recorded: a restarted fake goes on;
+        # a test's step_job may have stepped or finished it while this slept)
         while entry.job.state not in TERMINAL_JOB_STATES:
             await asyncio.sleep(interval)
-            self._step(entry, None)
+            if entry.job.state not in TERMINAL_JOB_STATES:
+                self._step(entry, None)
 
     def _start(self, entry: JobEntry) -> None:
         job = entry.job
