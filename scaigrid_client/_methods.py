@@ -20,6 +20,8 @@ from scaigrid_client._to_dict import short_enum_names
 from scaigrid_client.enums import (
     Capability,
     CapabilityName,
+    EventType,
+    EventTypeName,
     FinishReason,
     JobState,
     JobStateName,
@@ -37,6 +39,9 @@ JobStateArg = JobStateName | JobState | int
 """``state=`` of a job: ``"queued"``, ``"running"``, ... or an `enums.JobState`."""
 NodeHealthArg = NodeHealthName | NodeHealth | int
 """``health=``: ``"healthy"``, ``"degraded"``, ... or an `enums.NodeHealth`."""
+EventTypeArg = EventTypeName | EventType | int
+"""A core event's type: ``"activated"``, ``"invoked"``, ... or an `enums.EventType`
+(the fake's ``emit_event``)."""
 
 
 class CallOptions(TypedDict, total=False):

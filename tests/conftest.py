@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -36,6 +37,22 @@ async def grid(fake: FakeScaiGrid, request: pytest.FixtureRequest) -> AsyncItera
     )
     async with client:
         yield client
+
+
+@pytest_asyncio.fixture
+async def control(fake: FakeScaiGrid) -> AsyncIterator[Any]:
+    """The fake's HTTP control plane (as `scaigrid fake --control-port` serves
+    it), in process, and an httpx.AsyncClient for it."""
+    import httpx
+
+    from scaigrid_client.testing._control import ControlServer
+
+    server = ControlServer(fake).start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            yield client
+    finally:
+        await asyncio.to_thread(server.close)
 
 
 @pytest.fixture

@@ -145,7 +145,9 @@ def render() -> str:
     from scaigrid_client.testing import _plugin
 
     out += ["", "## pytest fixtures (scaigrid_client.testing plugin)"]
-    for fixture in ("scaigrid_fake", "scaigrid_client"):
+    # Every fixture the plugin defines (they, and only they, are named scaigrid_*).
+    fixtures = sorted(name for name in vars(_plugin) if name.startswith("scaigrid_"))
+    for fixture in fixtures:
         wrapped = getattr(_plugin, fixture)
         function = getattr(wrapped, "__wrapped__", getattr(wrapped, "_fixture_function", wrapped))
         out.append(f"fixture {fixture}{_signature(function)}")

@@ -7,10 +7,19 @@ delay injection, and a journal of every call. See docs/testing.md.
 The pytest plugin (registered automatically) adds a ``scaigrid_fake``
 fixture, a running fake with fresh state for each test, and a
 ``scaigrid_client`` fixture, a ScaiGrid for it with fast retries
-(``scaigrid_fake.client()``).
+(``scaigrid_fake.client()``), and ``scaigrid_sync_client``, its sync
+flavour (``scaigrid_fake.sync_client()``).
 """
 
+from scaigrid_client.testing._scripts import ReplyCondition
 from scaigrid_client.testing._server import Call, FakeScaiGrid, FakeState, RetryOverrides
 from scaigrid_client.testing._state import HeartbeatRecord
 
-__all__ = ["Call", "FakeScaiGrid", "FakeState", "HeartbeatRecord", "RetryOverrides"]
+__all__ = [
+    "Call",
+    "FakeScaiGrid",
+    "FakeState",
+    "HeartbeatRecord",
+    "ReplyCondition",
+    "RetryOverrides",
+]

@@ -35,6 +35,7 @@ class Tokens:
     def __init__(self, default: str) -> None:
         self._default = default
         self._grants: dict[str, _Grant] = {}
+        self._revoked: set[str] = set()
         self._grant_default()
 
     def _grant_default(self) -> None:
@@ -52,9 +53,20 @@ class Tokens:
         self._grants[token] = _Grant(scopes, expires_at)
         return token
 
+    def revoke(self, token: object) -> None:
+        """Refuse ``token`` from now on, as ``invalid_token``."""
+        if not isinstance(token, str):
+            raise TypeError(f"token: expected a str, got {type(token).__name__}")
+        if self._grants.pop(token, None) is None:
+            raise ValueError(
+                "token: not a token this fake accepts (never issued, or already revoked)"
+            )
+        self._revoked.add(token)
+
     def reset(self) -> None:
         """Forget every issued token; the default one stays valid."""
         self._grants.clear()
+        self._revoked.clear()
         self._grant_default()
 
     def authorize(self, scope: str, metadata: Mapping[str, str | bytes]) -> None:
@@ -63,9 +75,8 @@ class Tokens:
         token = _bearer(metadata)
         grant = self._grants.get(token)
         if grant is None:
-            raise FakeError(
-                grpc.StatusCode.UNAUTHENTICATED, "invalid_token", "unknown service token"
-            )
+            why = "service token revoked" if token in self._revoked else "unknown service token"
+            raise FakeError(grpc.StatusCode.UNAUTHENTICATED, "invalid_token", why)
         if grant.expires_at is not None and time.time() >= grant.expires_at:
             raise FakeError(
                 grpc.StatusCode.UNAUTHENTICATED,

@@ -10,6 +10,12 @@ Python suites do through ``FakeScaiGrid``'s methods.
     POST /drop_streams  {"status", "code", "message"}  -> {"dropped": n}
     POST /tokens        {"scopes", "expires_in"}       -> {"token": "..."}
     POST /reset
+    POST /script_reply  {"text", "model", "when", "times"}
+    POST /step_job      {"job_id", "steps", "metrics"}  -> the job
+    POST /finish_job    {"job_id", "state", "error"}    -> the job
+    POST /emit_event    {"core_id", "type", "attributes"} -> the event
+    POST /revoke_token  {"token"}
+    POST /restart       {"keep_state"}                  -> {"epoch": "..."}
 
 Bad input is answered 400 with ``{"error": "..."}`` naming the field. It
 serves on its own thread; every operation runs on the fake's event loop.
@@ -21,6 +27,7 @@ import asyncio
 import base64
 import dataclasses
 import http.server
+import inspect
 import json
 import threading
 import urllib.parse
@@ -28,8 +35,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import grpc
-from google.protobuf import json_format, message as _message
+from google.protobuf import message as _message
 
+from scaigrid_client._to_dict import to_dict
 from scaigrid_client.testing._server import Call, FakeScaiGrid
 
 __all__ = ["ControlServer"]
@@ -43,7 +51,7 @@ class ControlError(Exception):
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, _message.Message):
-        return json_format.MessageToDict(value, preserving_proto_field_name=True)
+        return to_dict(value)  # enums by short name, as the SDK and the CLI print them
     if isinstance(value, grpc.StatusCode):
         return value.name
     if isinstance(value, bytes):
@@ -88,6 +96,13 @@ def _status(body: Mapping[str, Any], default: str | None = None) -> grpc.StatusC
         ) from None
 
 
+def _required(body: Mapping[str, Any], name: str, what: str) -> str:
+    value = _field(body, name, str, None)
+    if value is None:
+        raise ControlError(f"{name}: required, {what}")
+    return str(value)
+
+
 def _required_method(body: Mapping[str, Any]) -> str:
     method = _field(body, "method", str, None)
     if method is None:
@@ -109,6 +124,12 @@ class ControlServer:
             ("POST", "/drop_streams"): self._drop_streams,
             ("POST", "/tokens"): self._tokens,
             ("POST", "/reset"): self._reset,
+            ("POST", "/script_reply"): self._script_reply,
+            ("POST", "/step_job"): self._step_job,
+            ("POST", "/finish_job"): self._finish_job,
+            ("POST", "/emit_event"): self._emit_event,
+            ("POST", "/revoke_token"): self._revoke_token,
+            ("POST", "/restart"): self._restart,
         }
         if host.startswith(("unix:", "unix-abstract:")):
             host = "127.0.0.1"  # the fake serves on a unix socket; HTTP needs TCP
@@ -176,6 +197,52 @@ class ControlServer:
         expires_in = _field(body, "expires_in", (int, float), None)
         return {"token": self._fake.issue_token(scopes=scopes, expires_in=expires_in)}
 
+    def _script_reply(self, body: dict[str, Any]) -> Any:
+        text = _field(body, "text", str, None)
+        if text is None:
+            raise ControlError("text: required, the reply")
+        self._fake.script_reply(
+            text,
+            model=_field(body, "model", str, None),
+            when=_field(body, "when", str, None),
+            times=_field(body, "times", int, None),
+        )
+        return {}
+
+    def _step_job(self, body: dict[str, Any]) -> Any:
+        metrics = _field(body, "metrics", dict, None)
+        job = self._fake.step_job(
+            _required(body, "job_id", "the job's id"), _field(body, "steps", int, 1), metrics
+        )
+        return to_dict(job)
+
+    def _finish_job(self, body: dict[str, Any]) -> Any:
+        job = self._fake.finish_job(
+            _required(body, "job_id", "the job's id"),
+            _field(body, "state", (str, int), "failed"),
+            _field(body, "error", str, None),
+        )
+        return to_dict(job)
+
+    def _emit_event(self, body: dict[str, Any]) -> Any:
+        event_type = _field(body, "type", (str, int), None)
+        if event_type is None:
+            raise ControlError("type: required, such as 'invoked'")
+        event = self._fake.emit_event(
+            _required(body, "core_id", "the core's id"),
+            event_type,
+            _field(body, "attributes", dict, None),
+        )
+        return to_dict(event)
+
+    def _revoke_token(self, body: dict[str, Any]) -> Any:
+        self._fake.revoke_token(_required(body, "token", "the token to revoke"))
+        return {}
+
+    async def _restart(self, body: dict[str, Any]) -> Any:
+        await self._fake.restart(keep_state=_field(body, "keep_state", bool, True))
+        return {"epoch": self._fake.epoch}
+
     def _reset(self, body: dict[str, Any]) -> Any:
         self._fake.reset()
         return {}
@@ -198,7 +265,8 @@ class ControlServer:
                 return 400, {"error": "the body must be a JSON object"}
 
         async def run() -> Any:
-            return route(body)
+            answer = route(body)
+            return await answer if inspect.isawaitable(answer) else answer
 
         try:
             return 200, asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=30)

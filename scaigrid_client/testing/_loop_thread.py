@@ -69,3 +69,9 @@ class LoopThread:
             return fn()
 
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result()
+
+    def run(self, fn: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
+        """Run the coroutine ``fn()`` on the loop and wait for its result."""
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("this blocks the fake's own loop: await it there instead")
+        return asyncio.run_coroutine_threadsafe(fn(), self._loop).result()

@@ -1,4 +1,5 @@
-"""pytest plugin: the ``scaigrid_fake`` and ``scaigrid_client`` fixtures.
+"""pytest plugin: the ``scaigrid_fake``, ``scaigrid_client`` and
+``scaigrid_sync_client`` fixtures.
 
 Registered through the ``pytest11`` entry point. It imports nothing heavy
 until a fixture is used, so installing the SDK never slows pytest down.
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from scaigrid_client import ScaiGrid
+    from scaigrid_client import ScaiGrid, sync
     from scaigrid_client.testing import FakeScaiGrid
 
 
@@ -56,6 +57,16 @@ def scaigrid_client(scaigrid_fake: FakeScaiGrid) -> Iterator[ScaiGrid]:
     grid = scaigrid_fake.client()
     yield grid
     _close(grid)
+
+
+@pytest.fixture
+def scaigrid_sync_client(scaigrid_fake: FakeScaiGrid) -> Iterator[sync.ScaiGrid]:
+    """``scaigrid_fake.sync_client()``: a sync ScaiGrid for the fake, with fast
+    retries, for sync tests. Closed after the test (closing it in the test
+    as well is fine)."""
+    grid = scaigrid_fake.sync_client()
+    yield grid
+    grid.close()
 
 
 def _close(grid: ScaiGrid) -> None:

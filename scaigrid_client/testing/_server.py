@@ -9,12 +9,13 @@ parts that do the work: `_dispatch` (every RPC's wrapper) over `_rpcs` and
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import pathlib
 import secrets
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Generator, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from typing_extensions import Unpack
@@ -24,11 +25,14 @@ from scaigrid_client._config import RetryPolicy, TLSConfig
 from scaigrid_client.testing._address import ListenAddress
 from scaigrid_client.testing._auth import Tokens
 from scaigrid_client.testing._calls import Call, CallJournal
+from scaigrid_client.testing._controls import FakeControls
 from scaigrid_client.testing._dispatch import Dispatcher
 from scaigrid_client.testing._errors import FakeError
 from scaigrid_client.testing._faults import Fault, Faults
-from scaigrid_client.testing._grpc_server import start_server
+from scaigrid_client.testing._grpc_server import replace_server, start_server
 from scaigrid_client.testing._loop_thread import LoopThread
+from scaigrid_client.testing._names import status_code
+from scaigrid_client.testing._scripts import ReplyScripts
 from scaigrid_client.testing._services import check_method
 from scaigrid_client.testing._state._backend import FakeBackend
 from scaigrid_client.testing._state_view import FakeState, state_of
@@ -36,8 +40,12 @@ from scaigrid_client.testing._test_client import (
     RetryOverrides,
     client_for_tests,
     retry_policy_for_tests,
+    sync_client_for_tests,
 )
 from scaigrid_client.testing._tls import TLSMaterial
+
+if TYPE_CHECKING:
+    from scaigrid_client.sync import ScaiGrid as SyncScaiGrid
 
 __all__ = ["Call", "FakeScaiGrid", "FakeState", "RetryOverrides"]
 
@@ -45,7 +53,15 @@ _T = TypeVar("_T")
 _NOT_RUNNING = "FakeScaiGrid is not running; use 'async with FakeScaiGrid()'"
 
 
-class FakeScaiGrid:
+class _Finished:
+    """An awaitable that is already done: a restart the threaded fake made."""
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return
+        yield
+
+
+class FakeScaiGrid(FakeControls):
     """A fake ScaiGrid gateway: a real grpc.aio server on a loopback port.
 
     Use it as an async context manager in async tests, or as a plain context
@@ -61,7 +77,8 @@ class FakeScaiGrid:
 
     ``tls=True`` serves TLS with a throwaway CA (see ``client_tls()``), and
     ``require_client_cert=True`` makes it mTLS. ``step_interval`` is the time
-    a training job takes per step; ``token_interval`` paces streamed tokens
+    a training job takes per step (None: jobs move only when a test calls
+    ``step_job`` or ``finish_job``); ``token_interval`` paces streamed tokens
     (0: as fast as the transport allows). ``max_calls`` keeps only the newest
     calls in the journal (None: all), for fakes that run for hours.
     ``record_responses=True`` keeps every response message sent in its
@@ -88,7 +105,7 @@ class FakeScaiGrid:
         tls: bool = False,
         require_client_cert: bool = False,
         tls_dir: str | os.PathLike[str] | None = None,
-        step_interval: float = 0.01,
+        step_interval: float | None = 0.01,
         token_interval: float = 0.0,
         binary_chunk_size: int = 1 << 20,
         max_calls: int | None = None,
@@ -110,7 +127,17 @@ class FakeScaiGrid:
                 f"min_ping_interval: must be a positive number of seconds, got {min_ping_interval!r}"
             )
         self._min_ping_interval = min_ping_interval
+        if step_interval is not None and (
+            isinstance(step_interval, bool)
+            or not isinstance(step_interval, (int, float))
+            or step_interval < 0
+        ):
+            raise ValueError(
+                "step_interval: must be a number of seconds of at least 0, or None "
+                f"(jobs step only when told), got {step_interval!r}"
+            )
         self._tokens = Tokens(self.token)
+        self._scripts = ReplyScripts()
         self._faults = Faults()
         self._journal = CallJournal(max_calls)
         self.record_responses = record_responses
@@ -121,6 +148,7 @@ class FakeScaiGrid:
             step_interval=step_interval,
             binary_chunk_size=binary_chunk_size,
             state_dir=state_dir,
+            scripts=self._scripts,
         )
         self._backend: FakeBackend | None = None
         self._server: grpc.aio.Server | None = None
@@ -182,6 +210,85 @@ class FakeScaiGrid:
             self._thread.stop()
             self._thread = None
 
+    def restart(self, *, keep_state: bool = True) -> Awaitable[None]:
+        """Restart the fake in place, as a gateway restart does.
+
+        Every open stream ends UNAVAILABLE ``service_draining``, every
+        connection is closed, and the fake listens again on the same address
+        (the same port, when it was picked from 0). Clients reconnect on
+        their own, and resumable streams resume. Faults, delays, scripted
+        replies and the call journal are the test's and stay.
+
+        ``await fake.restart()`` in the ``async with`` form. With the fake on
+        its own thread (``with FakeScaiGrid()``, the ``scaigrid_fake``
+        fixture) the restart is done when the call returns, so a sync test
+        calls ``fake.restart()``; awaiting what it returns works as well.
+
+        Args:
+            keep_state: True keeps the state, tokens and history epoch, as
+                a gateway with a state directory does. False starts empty,
+                with a new epoch (a resume with an old cursor gets
+                ``history_reset``) and only ``fake.token`` valid, as a gateway
+                without one does; with ``state_dir`` the directory starts over too.
+
+        Returns:
+            An awaitable that finishes the restart (already finished in the
+            threaded form).
+
+        Raises:
+            RuntimeError: The fake is not running.
+            TypeError: ``keep_state`` is not a bool.
+            OSError: The address could not be listened on again (the fake is
+                then stopped).
+        """
+        if not isinstance(keep_state, bool):
+            raise TypeError(f"keep_state: expected a bool, got {type(keep_state).__name__}")
+        if self._server is None:
+            raise RuntimeError(_NOT_RUNNING)
+        if self._thread is not None:
+            self._thread.run(lambda: self._restart(keep_state))
+            return _Finished()
+        return self._restart(keep_state)
+
+    async def _restart(self, keep_state: bool) -> None:
+        old = self._server
+        if old is None:
+            raise RuntimeError(_NOT_RUNNING)
+
+        def switch() -> None:
+            # The old streams end (their clients reconnect to the new server),
+            # and, for a new epoch, the state starts over.
+            self._drop_all(FakeError(grpc.StatusCode.UNAVAILABLE, "service_draining", "restarting"))
+            if not keep_state and self._backend is not None:
+                self._backend.close()
+                self._backend = self._new_backend(fresh=True)
+                self._tokens.reset()
+
+        address = self._address
+        if not address.unix and self._bound_port is not None:
+            address = dataclasses.replace(address, port=self._bound_port)
+        try:
+            self._server = await replace_server(
+                old,
+                self._dispatch.handlers(),
+                address,
+                self._server_credentials if self.tls else None,
+                min_ping_interval=self._min_ping_interval,
+                switch=switch,
+            )
+        except BaseException:
+            self._server = None
+            if self._backend is not None:
+                self._backend.close()
+                self._backend = None
+            raise
+
+    @property
+    def epoch(self) -> str:
+        """The history epoch events and metric points carry now; ``reset()``
+        and ``restart(keep_state=False)`` start a new one."""
+        return self._in_loop(lambda: self.backend.epoch)
+
     def _in_loop(self, fn: Callable[[], _T]) -> _T:
         """Run ``fn`` on the server's loop (it touches loop-bound state)."""
         return fn() if self._thread is None else self._thread.call(fn)
@@ -228,6 +335,30 @@ class FakeScaiGrid:
         tls = self.client_tls() if self.tls else False
         return client_for_tests(target, self.token, tls, overrides)
 
+    def sync_client(self, **overrides: Any) -> SyncScaiGrid:
+        """A ``scaigrid_client.sync.ScaiGrid`` for this fake, tuned as ``client()`` is.
+
+        Its target, token and TLS (``client_tls()`` for a TLS fake) are the
+        fake's and its retries ``retry_policy()``'s. Its calls block, so use it
+        with a fake on its own thread (``with FakeScaiGrid()``, the
+        ``scaigrid_fake`` fixture) or from a thread other than the loop of an
+        ``async with`` fake: ``with fake.sync_client() as grid: ...``.
+
+        Args:
+            **overrides: ScaiGrid keywords that replace these (``token=``,
+                ``timeout=``, ``retry=``, ...).
+
+        Returns:
+            The client; close it (``with``, or ``close()``) when done.
+
+        Raises:
+            RuntimeError: The fake is not running.
+            TypeError: An override is not a ScaiGrid keyword.
+        """
+        target = self.target
+        tls = self.client_tls() if self.tls else False
+        return sync_client_for_tests(target, self.token, tls, overrides)
+
     def issue_token(
         self,
         *,
@@ -242,7 +373,7 @@ class FakeScaiGrid:
     def fail(
         self,
         method: str,
-        status: grpc.StatusCode,
+        status: grpc.StatusCode | str,
         *,
         code: str | None = None,
         message: str = "injected fault",
@@ -251,14 +382,15 @@ class FakeScaiGrid:
         after_effect: bool = False,
         pushback_ms: int | str | None = None,
     ) -> None:
-        """Make the next ``times`` attempts of ``method`` fail with ``status``.
+        """Make the next ``times`` attempts of ``method`` fail with ``status``
+        (a ``grpc.StatusCode``, or its name in any case: ``"unavailable"``).
 
         ``after_messages=n`` fails a server stream after n messages (0: before
         any response headers, so the client may retry). ``after_effect=True``
         applies the call's side effect first. ``pushback_ms`` is sent as
         ``grpc-retry-pushback-ms``. Faults queue in order, per method.
         """
-        fault = Fault(status, code, message, after_messages, after_effect, pushback_ms)
+        fault = Fault(status_code(status), code, message, after_messages, after_effect, pushback_ms)
         self._faults.fail(method, fault, times=times)
 
     def delay(self, method: str, *, seconds: float, times: int = 1) -> None:
@@ -273,14 +405,15 @@ class FakeScaiGrid:
 
     def drop_streams(
         self,
-        status: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE,
+        status: grpc.StatusCode | str = grpc.StatusCode.UNAVAILABLE,
         *,
         code: str = "service_draining",
         message: str = "stream dropped: gateway restarting",
     ) -> int:
         """End every open server stream with ``status``, as a gateway restart
         would. Returns how many were dropped."""
-        return self._in_loop(lambda: self._drop_all(FakeError(status, code, message)))
+        error = FakeError(status_code(status), code, message)
+        return self._in_loop(lambda: self._drop_all(error))
 
     def _drop_all(self, error: FakeError) -> int:
         dropped = self._faults.drop_streams(error)
@@ -289,7 +422,7 @@ class FakeScaiGrid:
         return dropped
 
     def reset(self) -> None:
-        """Forget all state, faults, delays, calls and issued tokens."""
+        """Forget all state, faults, delays, scripted replies, calls and issued tokens."""
 
         def reset_in_loop() -> None:
             self._drop_all(FakeError(grpc.StatusCode.UNAVAILABLE, "service_draining", "reset"))
@@ -297,6 +430,7 @@ class FakeScaiGrid:
                 self._backend.close()
                 self._backend = self._new_backend(fresh=True)
             self._faults.clear()
+            self._scripts.clear()
             self._journal.clear()
             self._tokens.reset()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Collection
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import grpc
 from typing_extensions import Unpack
@@ -13,7 +13,10 @@ from typing_extensions import Unpack
 from scaigrid_client._clients import ScaiGrid
 from scaigrid_client._config import RetryEvent, RetryPolicy, TLSConfig
 
-__all__ = ["RetryOverrides", "client_for_tests", "retry_policy_for_tests"]
+if TYPE_CHECKING:
+    from scaigrid_client.sync import ScaiGrid as SyncScaiGrid
+
+__all__ = ["RetryOverrides", "client_for_tests", "retry_policy_for_tests", "sync_client_for_tests"]
 
 
 class RetryOverrides(TypedDict, total=False):
@@ -46,11 +49,9 @@ def retry_policy_for_tests(**overrides: Unpack[RetryOverrides]) -> RetryPolicy:
     return dataclasses.replace(RetryPolicy(**fields), **overrides)
 
 
-def client_for_tests(
+def _options(
     target: str, token: str, tls: TLSConfig | bool, overrides: dict[str, Any]
-) -> ScaiGrid:
-    """A ScaiGrid with these and the test retry policy; ``overrides`` are
-    ScaiGrid keywords that replace any of them (``target`` too)."""
+) -> dict[str, Any]:
     options: dict[str, Any] = {
         "target": target,
         "token": token,
@@ -58,4 +59,21 @@ def client_for_tests(
         "retry": retry_policy_for_tests(),
     }
     options.update(overrides)
-    return ScaiGrid(**options)
+    return options
+
+
+def client_for_tests(
+    target: str, token: str, tls: TLSConfig | bool, overrides: dict[str, Any]
+) -> ScaiGrid:
+    """A ScaiGrid with these and the test retry policy; ``overrides`` are
+    ScaiGrid keywords that replace any of them (``target`` too)."""
+    return ScaiGrid(**_options(target, token, tls, overrides))
+
+
+def sync_client_for_tests(
+    target: str, token: str, tls: TLSConfig | bool, overrides: dict[str, Any]
+) -> SyncScaiGrid:
+    """The same, of the sync flavour."""
+    from scaigrid_client.sync import ScaiGrid as SyncScaiGrid
+
+    return SyncScaiGrid(**_options(target, token, tls, overrides))

@@ -6,9 +6,13 @@ import argparse
 import asyncio
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from scaigrid_client._cli._command import Subcommands, add_command
 from scaigrid_client._cli._errors import EXIT_CODES, cli_words
+
+if TYPE_CHECKING:
+    from scaigrid_client.testing import FakeScaiGrid
 
 
 def _port(text: str) -> int:
@@ -22,6 +26,29 @@ def _port(text: str) -> int:
             f"{text!r} is not a port; use 0..65535 (0 = pick a free port)"
         )
     return port
+
+
+def _seconds(text: str) -> float:
+    """A number of seconds, at least 0."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return seconds
+
+
+def _step_interval(text: str) -> float | None:
+    """Seconds per training step, or 'manual' (None): jobs step only when told."""
+    if text.strip().lower() == "manual":
+        return None
+    try:
+        return _seconds(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a number of seconds (0 or more) nor 'manual'"
+        ) from None
 
 
 def register(commands: Subcommands) -> None:
@@ -48,7 +75,19 @@ def register(commands: Subcommands) -> None:
         "--require-client-cert", action="store_true", help="mTLS: require a client certificate"
     )
     fake.add_argument(
-        "--step-interval", type=float, default=0.05, help="seconds per training step (0.05)"
+        "--step-interval",
+        type=_step_interval,
+        default=0.05,
+        metavar="S|manual",
+        help="seconds per training step (0.05); 'manual': jobs step only when told "
+        "(the control plane's /step_job and /finish_job)",
+    )
+    fake.add_argument(
+        "--token-interval",
+        type=_seconds,
+        default=0.0,
+        metavar="S",
+        help="seconds between streamed tokens (0: as fast as the transport allows)",
     )
     fake.add_argument(
         "--max-calls",
@@ -104,6 +143,7 @@ async def _serve(args: argparse.Namespace) -> int:
         require_client_cert=args.require_client_cert,
         tls_dir=args.tls_dir,
         step_interval=args.step_interval,
+        token_interval=args.token_interval,
         max_calls=args.max_calls,
         record_responses=args.record_responses,
         state_dir=args.state_dir,
@@ -124,8 +164,8 @@ async def _serve(args: argparse.Namespace) -> int:
         print(f"token: {fake.token}", flush=True)
         if control is not None:
             print(f"control: {control.url}", flush=True)
-        if args.tls_dir is not None:
-            print(f"tls: certificates in {args.tls_dir}", flush=True)
+        for line in _banner(args, fake):
+            print(line, flush=True)
         print("serving; Ctrl-C to stop", file=sys.stderr, flush=True)
         try:
             await stop.wait()
@@ -134,3 +174,22 @@ async def _serve(args: argparse.Namespace) -> int:
                 control.close()
     print("stopped", file=sys.stderr, flush=True)
     return 0
+
+
+def _banner(args: argparse.Namespace, fake: FakeScaiGrid) -> list[str]:
+    """What the fake serves, after where: transport, state, pacing."""
+    if args.tls_dir is None:
+        lines = ["transport: plaintext"]
+    else:
+        kind = "mTLS (client certificate required)" if args.require_client_cert else "TLS"
+        lines = [f"transport: {kind}", f"tls: certificates in {args.tls_dir}"]
+    epoch = fake.epoch
+    if args.state_dir is None:
+        lines.append(f"state: in memory, new (epoch {epoch})")
+    elif fake.backend.restored:
+        lines.append(f"state: restored from {args.state_dir} (epoch {epoch})")
+    else:
+        lines.append(f"state: new in {args.state_dir} (epoch {epoch})")
+    steps = "manual" if args.step_interval is None else f"{args.step_interval:g} s"
+    lines.append(f"steps: {steps}; tokens: every {args.token_interval:g} s")
+    return lines

@@ -12,6 +12,7 @@ import os
 
 from google.protobuf import message as _message
 
+from scaigrid_client.testing._scripts import ReplyScripts
 from scaigrid_client.testing._state._cluster import ClusterDomain
 from scaigrid_client.testing._state._common import Ledger
 from scaigrid_client.testing._state._coordinator import CoordinatorDomain
@@ -30,20 +31,27 @@ class FakeBackend:
     def __init__(
         self,
         *,
-        step_interval: float = 0.01,
+        step_interval: float | None = 0.01,
         binary_chunk_size: int = 1 << 20,
         state_dir: str | os.PathLike[str] | None = None,
         fresh: bool = False,
+        scripts: ReplyScripts | None = None,
     ) -> None:
         self.tables = tables = Tables(models={m.id: m for m in MODELS})
         log: StateLog | None = None
+        self.restored = False
+        """Whether the state was read back from ``state_dir``."""
         if state_dir is not None:
             log = StateLog(state_dir)
             if not fresh:
-                replay(tables, log.load())
+                records = list(log.load())
+                replay(tables, records)
+                self.restored = bool(records)
             log.rewrite(snapshot(tables))
         self.ledger = ledger = Ledger(tables, log)
-        self.inference = InferenceDomain(tables.models, binary_chunk_size=binary_chunk_size)
+        self.inference = InferenceDomain(
+            tables.models, binary_chunk_size=binary_chunk_size, scripts=scripts
+        )
         self.heartbeat = HeartbeatDomain(ledger)
         self.coordinator = CoordinatorDomain(ledger, tables.models, step_interval=step_interval)
         self.cluster = ClusterDomain(ledger)

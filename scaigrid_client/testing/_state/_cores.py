@@ -6,11 +6,13 @@ Every change of a core is an event with a per-core sequence from 1, no gaps.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import grpc
 
 from scaigrid_client._messages import scaicore
 from scaigrid_client.testing._errors import FakeError, invalid
+from scaigrid_client.testing._names import enum_number, short_name
 from scaigrid_client.testing._state._common import Ledger, now
 from scaigrid_client.testing._state._persist import core_record, event_record, invocation_record
 from scaigrid_client.testing._state._tables import CoreEntry
@@ -36,7 +38,11 @@ class CoreRuntimeDomain:
         return core
 
     def _event(
-        self, core: CoreEntry, event_type: int, invocation_id: str = "", **attributes: str
+        self,
+        core: CoreEntry,
+        event_type: int,
+        invocation_id: str = "",
+        attributes: Mapping[str, str] | None = None,
     ) -> None:
         instance = core.instance
         instance.last_sequence += 1
@@ -47,7 +53,10 @@ class CoreRuntimeDomain:
             type=event_type,  # type: ignore[arg-type]
             occurred_at=instance.updated_at,
             invocation_id=invocation_id,
-            attributes={"state": scaicore.CoreState.Name(instance.state), **attributes},
+            attributes={
+                "state": short_name(scaicore.CoreState, instance.state),
+                **(attributes or {}),
+            },
             epoch=self._ledger.epoch,
         )
         self._ledger.save(core_record(instance), event_record(instance.core_id, event))
@@ -118,3 +127,24 @@ class CoreRuntimeDomain:
             scaicore.EVENT_TYPE_RESTORED,
             "is active; only a passivated core can be restored",
         )
+
+    def emit_event(
+        self, core_id: object, event_type: object, attributes: object
+    ) -> scaicore.StreamEventsResponse:
+        """Append an event a test chose to a core's history (FakeScaiGrid.emit_event)."""
+        if not isinstance(core_id, str):
+            raise TypeError(f"core_id: expected a str, got {type(core_id).__name__}")
+        number = enum_number(event_type, scaicore.EventType, "type")
+        if attributes is not None and (
+            not isinstance(attributes, Mapping)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in attributes.items())
+        ):
+            raise TypeError(f"attributes: expected a mapping of str to str, got {attributes!r}")
+        core = self.cores.get(core_id)
+        if core is None:
+            raise ValueError(
+                f"core_id: no core {core_id!r}; InvokeCore creates one "
+                f"(the fake has {sorted(self.cores)})"
+            )
+        self._event(core, number, attributes=attributes)
+        return core.events[-1]

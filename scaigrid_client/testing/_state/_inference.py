@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import grpc
 
 from scaigrid_client._messages import scaiinfer
 from scaigrid_client.testing._errors import FakeError, invalid
+from scaigrid_client.testing._scripts import ReplyScripts, split_tokens
 from scaigrid_client.testing._state._common import digest
 
 __all__ = ["MODELS", "InferenceDomain"]
@@ -102,9 +103,16 @@ _WORDS = [
 class InferenceDomain:
     """ListModels, StreamInference, Infer and Embed."""
 
-    def __init__(self, models: dict[str, scaiinfer.Model], *, binary_chunk_size: int) -> None:
+    def __init__(
+        self,
+        models: dict[str, scaiinfer.Model],
+        *,
+        binary_chunk_size: int,
+        scripts: ReplyScripts | None = None,
+    ) -> None:
         self._models = models
         self.binary_chunk_size = binary_chunk_size
+        self.scripts = scripts if scripts is not None else ReplyScripts()
 
     def model(self, model_id: str, field_name: str, capability: int) -> scaiinfer.Model:
         if not model_id:
@@ -135,7 +143,8 @@ class InferenceDomain:
     def reply(
         self, request: scaiinfer.InferenceRequest | scaiinfer.InferRequest
     ) -> tuple[list[str], int, int]:
-        """The reply's tokens, its finish reason and the prompt's token count."""
+        """The reply's tokens, its finish reason and the prompt's token count:
+        a scripted reply's, if one matches, or the deterministic one."""
         model = self.model(request.model, "model", _CHAT)
         if not request.messages:
             raise invalid("messages", "at least one message is required")
@@ -148,6 +157,8 @@ class InferenceDomain:
             raise invalid("temperature", "must be between 0 and 2")
         if request.HasField("top_p") and not 0 < request.top_p <= 1:
             raise invalid("top_p", "must be in (0, 1]")
+        if request.HasField("max_tokens") and request.max_tokens == 0:
+            raise invalid("max_tokens", "must be at least 1 when set")
         prompt_tokens = sum(len(m.content.split()) + 1 for m in request.messages)
         if prompt_tokens > model.context_length:
             raise invalid(
@@ -155,33 +166,19 @@ class InferenceDomain:
                 f"{prompt_tokens} prompt tokens exceed the context length "
                 f"{model.context_length} of '{model.id}'",
             )
-        prompt = "\n".join(f"{m.role}:{m.content}" for m in request.messages)
-        seed = digest(model.id, prompt, str(request.seed) if request.HasField("seed") else "")
-        rng = random.Random(seed)
-        if request.HasField("max_tokens"):
-            if request.max_tokens == 0:
-                raise invalid("max_tokens", "must be at least 1 when set")
-            count, finish = request.max_tokens, scaiinfer.FINISH_REASON_LENGTH
+        room = model.context_length - prompt_tokens
+        finish: int
+        tokens: list[str]
+        scripted = self.scripts.match(model.id, request.messages)
+        if scripted is not None:
+            tokens, finish = split_tokens(scripted), scaiinfer.FINISH_REASON_STOP
+            limit = min(request.max_tokens, room) if request.HasField("max_tokens") else room
+            if len(tokens) > limit:
+                tokens, finish = tokens[:limit], scaiinfer.FINISH_REASON_LENGTH
         else:
-            count, finish = 16 + seed % 33, scaiinfer.FINISH_REASON_STOP
-        count = min(count, model.context_length - prompt_tokens)
-        words = [rng.choice(_WORDS) for _ in range(count)]
-        tokens = [w if i == 0 else " " + w for i, w in enumerate(words)]
-        if words:
-            tokens[0] = tokens[0].capitalize()
+            tokens, finish = _generated(model.id, request, room)
         if request.stop:
-            text, cut = "", None
-            for i, token in enumerate(tokens):
-                text += token
-                hits = [text.find(s) for s in request.stop if s and s in text]
-                if hits:
-                    cut = i
-                    keep = text[: min(hits)]
-                    break
-            if cut is not None:
-                before = "".join(tokens[:cut])
-                tokens = tokens[:cut] + ([keep[len(before) :]] if len(keep) > len(before) else [])
-                finish = scaiinfer.FINISH_REASON_STOP
+            tokens, finish = _cut_at_stop(tokens, finish, request.stop)
         return tokens, finish, prompt_tokens
 
     def binary_chunks(self, request: scaiinfer.InferenceRequest) -> Iterator[bytes]:
@@ -221,3 +218,35 @@ class InferenceDomain:
         response.usage.prompt_tokens = total
         response.usage.total_tokens = total
         return response
+
+
+def _generated(
+    model_id: str, request: scaiinfer.InferenceRequest | scaiinfer.InferRequest, room: int
+) -> tuple[list[str], int]:
+    """The deterministic reply: words drawn by a hash of the conversation."""
+    prompt = "\n".join(f"{m.role}:{m.content}" for m in request.messages)
+    seed = digest(model_id, prompt, str(request.seed) if request.HasField("seed") else "")
+    rng = random.Random(seed)
+    if request.HasField("max_tokens"):
+        count, finish = request.max_tokens, scaiinfer.FINISH_REASON_LENGTH
+    else:
+        count, finish = 16 + seed % 33, scaiinfer.FINISH_REASON_STOP
+    words = [rng.choice(_WORDS) for _ in range(min(count, room))]
+    tokens = [w if i == 0 else " " + w for i, w in enumerate(words)]
+    if words:
+        tokens[0] = tokens[0].capitalize()
+    return tokens, finish
+
+
+def _cut_at_stop(tokens: list[str], finish: int, stop: Sequence[str]) -> tuple[list[str], int]:
+    """The tokens before the first stop string, and STOP if one was found."""
+    text = ""
+    for i, token in enumerate(tokens):
+        text += token
+        hits = [text.find(s) for s in stop if s and s in text]
+        if hits:
+            keep = text[: min(hits)]
+            before = "".join(tokens[:i])
+            rest = [keep[len(before) :]] if len(keep) > len(before) else []
+            return tokens[:i] + rest, scaiinfer.FINISH_REASON_STOP
+    return tokens, finish
