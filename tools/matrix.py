@@ -67,8 +67,9 @@ CORE_ONLY_PAIRS = (
     ("1.70.0", "7.36.2"),
     ("1.85.3", "7.34.2"),
 )
-# Dev-extra packages that are for generation, lint or type checking only.
-NOT_FOR_TESTS = re.compile(r"^(buf-bin|mypy-protobuf|mypy|ruff|types-.*)\b")
+# Dev-extra packages that are for generation, lint, type checking or the docs
+# site only.
+NOT_FOR_TESTS = re.compile(r"^(buf-bin|mypy-protobuf|mypy|ruff|types-.*|sphinx|furo|myst-parser)\b")
 # What the cell reports about itself, run with -W error: the import and a
 # client's construction must not warn.
 VERSIONS = (
