@@ -23,10 +23,11 @@ copyright = "ScaiLabs"
 release = __version__
 version = ".".join(__version__.split(".")[:2])
 
+# No sphinx.ext.viewcode: highlighting every module's source took about a
+# third of the build, and the private modules' code is not the reference.
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
-    "sphinx.ext.viewcode",
     "myst_parser",
     "scaigrid_docs",
 ]

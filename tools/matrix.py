@@ -141,9 +141,12 @@ def stage_suite() -> pathlib.Path:
     suite = MATRIX / "suite"
     shutil.rmtree(suite, ignore_errors=True)
     suite.mkdir()
-    # (tools/ and docs/: the API snapshot's writer and the snapshot it checks)
+    # (tools/ and docs/: the API snapshot's writer and the snapshot it checks,
+    # the docs' sources; not the site `make docs` may be writing meanwhile)
     for name in ("tests", "examples", "tools", "docs"):
-        shutil.copytree(ROOT / name, suite / name, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / name, suite / name, ignore=shutil.ignore_patterns("__pycache__", "_build")
+        )
     shutil.copy(ROOT / "pyproject.toml", suite)
     return suite
 
