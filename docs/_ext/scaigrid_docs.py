@@ -157,7 +157,7 @@ def _public_bases(app: Sphinx, name: str, obj: Any, options: Any, bases: list[An
         and base.__module__ not in ("typing", "typing_extensions")
         and (not base.__module__.startswith("scaigrid_client") or id(base) in first)
     ]
-    bases[:] = kept or [object] if bases else bases
+    bases[:] = kept
 
 
 def _napoleon_unless_attribute(
@@ -165,6 +165,17 @@ def _napoleon_unless_attribute(
 ) -> None:
     if what not in ("attribute", "property", "data"):
         _process_docstring(app, what, name, obj, options, lines)  # type: ignore[arg-type]
+
+
+def _no_docstring_of_the_values_type(
+    app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]
+) -> None:
+    """A constant or alias with no docstring of its own gets none, not its
+    value's type's (``int | str`` is not "Represent a PEP 604 union type")."""
+    if what in ("data", "attribute") and not inspect.isclass(obj):
+        inherited = inspect.getdoc(type(obj)) or ""
+        if inherited and "\n".join(lines).strip() == inherited.strip():
+            lines[:] = []
 
 
 class AutoFixture(SphinxDirective):
@@ -203,6 +214,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
             listeners[index] = listener._replace(handler=_napoleon_unless_attribute)
     app.add_domain(ScaiGridPythonDomain, override=True)
     app.connect("autodoc-process-bases", _public_bases)
+    app.connect("autodoc-process-docstring", _no_docstring_of_the_values_type, priority=600)
     app.connect("builder-inited", generate_pages)
     app.add_object_type(
         "fixture", "fixture", objname="pytest fixture", indextemplate="pair: %s; pytest fixture"
