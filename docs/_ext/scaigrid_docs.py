@@ -9,6 +9,8 @@
   sync flavour repeats the async names, so the Python domain here registers
   no private alias, maps a private path to the public one, and, where a
   short name is in both flavours, takes the referring page's flavour.
+- A generated message in a signature (``scaimind.v1.coordinator_pb2.Job``)
+  links to its section of the Messages pages.
 - napoleon reads functions', methods' and classes' docstrings as Google
   style; an attribute's or property's docstring is prose (napoleon would
   take the text before its first colon for a type).
@@ -25,6 +27,7 @@ import functools
 import importlib
 import inspect
 import pathlib
+import re
 import sys
 from typing import Any
 
@@ -35,6 +38,7 @@ from sphinx.domains.python import PythonDomain
 from sphinx.ext.napoleon import _process_docstring
 from sphinx.ext.napoleon.docstring import GoogleDocstring
 from sphinx.util.docutils import SphinxDirective
+from sphinx.util.nodes import make_refnode
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PLUGIN = "scaigrid_client.testing._plugin"
@@ -146,6 +150,26 @@ class ScaiGridPythonDomain(PythonDomain):
         return matches
 
 
+# scaimind.v1.coordinator_pb2.Job, scaigrid_client._gen.protobuf6.scaimind.v1...
+GENERATED_MESSAGE = re.compile(r"(?:.*\.)?(scai\w+)\.(v\d+)\.\w+_pb2\.(\w+(?:\.\w+)*)")
+
+
+def _message_link(app: Sphinx, env: Any, node: Any, contnode: nodes.Element) -> Any:
+    """A generated message's reference: its section of the Messages pages."""
+    if node.get("refdomain") != "py":
+        return None
+    match = GENERATED_MESSAGE.fullmatch(node.get("reftarget", ""))
+    if match is None:
+        return None
+    package, version, message = match.groups()
+    label = "proto-" + f"{package}.{version}.{message}".replace(".", "-").lower()
+    target = env.domains.standard_domain.labels.get(label)
+    if target is None:
+        return None
+    docname, label_id, _ = target
+    return make_refnode(app.builder, node["refdoc"], docname, label_id, contnode)
+
+
 def _public_bases(app: Sphinx, name: str, obj: Any, options: Any, bases: list[Any]) -> None:
     """ "Bases:" names public classes and outside ones (``Exception``), not a
     private base (``_Client``) or ``Generic[T]``."""
@@ -214,6 +238,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
             listeners[index] = listener._replace(handler=_napoleon_unless_attribute)
     app.add_domain(ScaiGridPythonDomain, override=True)
     app.connect("autodoc-process-bases", _public_bases)
+    app.connect("missing-reference", _message_link)
     app.connect("autodoc-process-docstring", _no_docstring_of_the_values_type, priority=600)
     app.connect("builder-inited", generate_pages)
     app.add_object_type(
