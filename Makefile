@@ -11,7 +11,7 @@ WRITTEN := scaigrid_client/sync/_clients.py scaigrid_client/sync/_call_loop.py \
 # What `buf breaking` compares against: the previous commit of main.
 BREAKING_AGAINST ?= HEAD~1
 
-.PHONY: venv generate check-generated format lint typecheck typecheck-user breaking test suite matrix matrix-prepare matrix-cells demo bench clean api
+.PHONY: venv generate check-generated format lint typecheck typecheck-user breaking test suite matrix matrix-prepare matrix-cells demo bench clean api docs
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,7 +45,7 @@ check-generated: generate
 	@git diff --exit-code --stat -- $(GEN) $(WRITTEN) || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- $(GEN) $(WRITTEN))" || { git status --porcelain -- $(GEN) $(WRITTEN); echo "untracked generated files: run 'make generate' and commit"; exit 1; }
 
-PY_DIRS := scaigrid_client tests tools examples hatch_build.py $(wildcard benchmarks)
+PY_DIRS := scaigrid_client tests tools examples docs hatch_build.py $(wildcard benchmarks)
 
 lint: venv
 	$(BIN)/ruff check $(PY_DIRS)
@@ -68,6 +68,15 @@ typecheck-user: venv
 # made on purpose; tests/test_api_snapshot.py fails while it differs.
 api: venv
 	$(PY) tools/api_snapshot.py
+
+# The documentation site, offline, into docs/_build/html. Warnings are
+# errors (-W, all of them reported: --keep-going) and every reference must
+# resolve (-n). -E reads every page each time: an incremental build would
+# not repeat an unchanged page's warnings. docs/_ext/scaigrid_docs.py
+# writes the generated pages first (messages from proto/, the CLI's page).
+SPHINXOPTS ?=
+docs: venv
+	$(BIN)/sphinx-build -b html -E -W --keep-going -n -q $(SPHINXOPTS) docs docs/_build/html
 
 # v1 must never break; a breaking change is a new v2 package.
 breaking: venv
@@ -96,7 +105,7 @@ SUB_MAKE := $(MAKE) --no-print-directory
 test:
 	$(SUB_MAKE) -j3 venv $(GEN_ENVS)/protobuf5/.installed $(GEN_ENVS)/protobuf6/.installed
 	$(SUB_MAKE) check-generated
-	$(SUB_MAKE) -j5 --output-sync=target lint typecheck typecheck-user breaking matrix-prepare
+	$(SUB_MAKE) -j6 --output-sync=target lint typecheck typecheck-user breaking matrix-prepare docs
 	$(SUB_MAKE) -j2 --output-sync=target suite matrix-cells
 	$(BIN)/pytest -m serial
 
@@ -129,4 +138,4 @@ bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python benchmarks/telemetry_cost.py | tee -a benchmarks/RESULTS.md
 
 clean:
-	rm -rf $(VENV) $(GEN_ENVS) .matrix .typing build dist .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(GEN_ENVS) .matrix .typing build dist .mypy_cache .ruff_cache .pytest_cache docs/_build

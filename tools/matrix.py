@@ -67,8 +67,9 @@ CORE_ONLY_PAIRS = (
     ("1.70.0", "7.36.2"),
     ("1.85.3", "7.34.2"),
 )
-# Dev-extra packages that are for generation, lint or type checking only.
-NOT_FOR_TESTS = re.compile(r"^(buf-bin|mypy-protobuf|mypy|ruff|types-.*)\b")
+# Dev-extra packages that are for generation, lint, type checking or the docs
+# site only.
+NOT_FOR_TESTS = re.compile(r"^(buf-bin|mypy-protobuf|mypy|ruff|types-.*|sphinx|furo|myst-parser)\b")
 # What the cell reports about itself, run with -W error: the import and a
 # client's construction must not warn.
 VERSIONS = (
@@ -140,9 +141,12 @@ def stage_suite() -> pathlib.Path:
     suite = MATRIX / "suite"
     shutil.rmtree(suite, ignore_errors=True)
     suite.mkdir()
-    # (tools/ and docs/: the API snapshot's writer and the snapshot it checks)
+    # (tools/ and docs/: the API snapshot's writer and the snapshot it checks,
+    # the docs' sources; not the site `make docs` may be writing meanwhile)
     for name in ("tests", "examples", "tools", "docs"):
-        shutil.copytree(ROOT / name, suite / name, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / name, suite / name, ignore=shutil.ignore_patterns("__pycache__", "_build")
+        )
     shutil.copy(ROOT / "pyproject.toml", suite)
     return suite
 
