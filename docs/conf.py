@@ -36,7 +36,7 @@ extensions = [
 # a page includes, and what is only for GitHub readers of docs/.
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "testing.md", "public-api.txt", "README.md"]
+exclude_patterns = ["_build", "testing.md", "conformance.md", "public-api.txt", "README.md"]
 templates_path: list[str] = []
 
 # Offline: no intersphinx, no remote images, no link checking against the
