@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from scaigrid_client._grpc_logs import quiet_grpc_logs
     from scaigrid_client._methods import Embeddings
     from scaigrid_client._pager import Pager
+    from scaigrid_client._tls_files import TLSFiles
     from scaigrid_client._to_dict import to_dict
     from scaigrid_client._transport import CallInfo, ServerStream
 
@@ -64,6 +65,7 @@ _LAZY = {
     "RetryEvent": "scaigrid_client._config",
     "RetryPolicy": "scaigrid_client._config",
     "TLSConfig": "scaigrid_client._config",
+    "TLSFiles": "scaigrid_client._tls_files",
     "CallInfo": "scaigrid_client._transport",
     "ServerStream": "scaigrid_client._transport",
     "to_dict": "scaigrid_client._to_dict",
@@ -89,6 +91,7 @@ __all__ = [
     "ScaiKeyTokenProvider",
     "ServerStream",
     "TLSConfig",
+    "TLSFiles",
     "TokenProvider",
     "__version__",
     "enums",

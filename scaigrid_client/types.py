@@ -19,6 +19,7 @@ from scaigrid_client._methods import (
     NodeHealthArg,
     StreamOptions,
 )
+from scaigrid_client._tls_files import TLSStatus
 
 __all__ = [
     "NOT_GIVEN",
@@ -33,5 +34,6 @@ __all__ = [
     "Proxy",
     "StreamOptions",
     "SyncTokenSource",
+    "TLSStatus",
     "TokenSource",
 ]

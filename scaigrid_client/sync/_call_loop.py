@@ -179,7 +179,7 @@ class CallLoop(BaseTransport):
         error = failures.decode(exc, state)
         if error.status is grpc.StatusCode.UNAVAILABLE and failures.should_probe(error):
             reason = failures.setup_failure or flavour.probe_setup_failure(
-                self.target, self.tls, failures.probe_timeout(state)
+                self.target, self.channel_tls(), failures.probe_timeout(state)
             )
             error = failures.explained(error, reason)
         return error
@@ -216,13 +216,17 @@ class StreamFlow(flavour.FlowBase[Req, Resp]):
         transport, state = self.transport, self.state
         transport.observe(state)
         telemetry = state.telemetry
+        # tls=TLSFiles: a resumable stream moves to the channel of new
+        # material at a message boundary, resuming after the last message.
+        rotation = transport._rotation if self.resume is not None else None
         ended: BaseException | None = None
         attempt_open = False  # an attempt started and not yet reported ended
         try:
             while not self.done:
+                generation = 0 if rotation is None else rotation.watch.generation
                 call = self.call = transport.start(state, self.next_request())
                 self.opened = time.monotonic()
-                progressed, attempt_open = False, True
+                progressed, attempt_open, moving = False, True, False
                 try:
                     for message in self.watched(call):
                         if not progressed:
@@ -233,12 +237,21 @@ class StreamFlow(flavour.FlowBase[Req, Resp]):
                             telemetry.messages += 1
                             telemetry.bytes += message.ByteSize()
                         yield message
+                        if rotation is not None and rotation.stale(generation):
+                            moving = True
+                            break
                 except flavour.STREAM_FAILURES as exc:
                     failed = self.failed(exc, call)
                     if failed is None:
                         return  # ended by cancel()
                     error: errors.ScaiGridError = failed
                 else:
+                    if moving:
+                        self.call, attempt_open = None, False
+                        call.cancel()  # its channel closes once its other calls end
+                        if telemetry is not None:
+                            transport.attempt_done(state, None)
+                        continue
                     self.finished, self.call, attempt_open = call, None, False
                     if telemetry is not None:
                         transport.attempt_done(state, None)

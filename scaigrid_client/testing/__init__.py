@@ -10,7 +10,17 @@ fixture, a running fake with fresh state for each test, and a
 (``scaigrid_fake.client()``).
 """
 
+from scaigrid_client.testing._secret_volume import SecretVolume
 from scaigrid_client.testing._server import Call, FakeScaiGrid, FakeState, RetryOverrides
 from scaigrid_client.testing._state import HeartbeatRecord
+from scaigrid_client.testing._tls import ClientCert
 
-__all__ = ["Call", "FakeScaiGrid", "FakeState", "HeartbeatRecord", "RetryOverrides"]
+__all__ = [
+    "Call",
+    "ClientCert",
+    "FakeScaiGrid",
+    "FakeState",
+    "HeartbeatRecord",
+    "RetryOverrides",
+    "SecretVolume",
+]
