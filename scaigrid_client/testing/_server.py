@@ -227,7 +227,8 @@ class FakeScaiGrid:
         Args:
             valid_for: seconds from now until it expires (short-lived
                 certificates are the point: a few seconds works).
-            not_before: when it becomes valid (default: a minute ago).
+            not_before: when it becomes valid (default: a tenth of
+                ``valid_for`` ago, at most a minute).
             common_name: its subject's common name.
 
         Returns:

@@ -24,7 +24,7 @@ from scaigrid_client._x509 import validity
 __all__ = ["ClientCert", "TLSMaterial"]
 
 _NAMES = ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")
-_SKEW = datetime.timedelta(seconds=60)  # issued certificates start a minute back
+_SKEW = 60.0  # issued certificates start up to a minute back (a tenth of their life)
 
 
 @dataclass(frozen=True, repr=False)
@@ -158,7 +158,7 @@ class TLSMaterial:
             "localhost",
             "127.0.0.1",
             "::1",
-            not_before=now - _SKEW,
+            not_before=now - datetime.timedelta(seconds=_SKEW),
             not_after=None if valid_for is None else now + datetime.timedelta(seconds=valid_for),
         )
         with self._lock:
@@ -192,7 +192,8 @@ class TLSMaterial:
                 "no CA key; call rotate_client_ca() first, or use a fresh tls_dir"
             )
         now = datetime.datetime.now(datetime.timezone.utc)
-        start = not_before or now - _SKEW
+        skew = datetime.timedelta(seconds=min(_SKEW, max(valid_for, 0.0) / 10))
+        start = not_before or now - skew
         leaf = self._client_ca.issue_cert(
             common_name,
             common_name=common_name,
