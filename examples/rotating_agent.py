@@ -107,30 +107,34 @@ async def main(seconds: float, cert_dir: str | None) -> None:
             await work
         return
     with tempfile.TemporaryDirectory() as tmp:
-        async with fake_cluster(pathlib.Path(tmp)) as (fake, volume):
-            async with ScaiGrid(
-                fake.target, token=fake.token, tls=tls_files(volume.directory)
-            ) as grid:
-                await grid.core.invoke_core("core-a1")  # the core, and its first events
-                work = asyncio.create_task(agent(grid, "core-a1", stop))
-                renewals = asyncio.create_task(cert_manager(fake, volume, seconds))
-                while not renewals.done():
-                    await grid.core.invoke_core("core-a1")  # events for the tail
-                    await asyncio.sleep(0.05)
-                stop.set()
-                await grid.core.invoke_core("core-a1")
-                sequences = await work
-                gapless = sequences == list(range(1, len(sequences) + 1))
-                print(
-                    f"certificates issued: {renewals.result()}, events: {len(sequences)}, "
-                    f"gapless: {gapless}"
-                )
-                certs = {c.client_cert for c in fake.calls()}
-                tails = fake.calls("CoreRuntimeService.StreamEvents")
-                print(
-                    f"the gateway saw {len(certs)} client certificates; the tail moved "
-                    f"{len(tails) - 1} times"
-                )
+        await against_the_fake(pathlib.Path(tmp), seconds, stop)
+
+
+async def against_the_fake(directory: pathlib.Path, seconds: float, stop: asyncio.Event) -> None:
+    async with (
+        fake_cluster(directory) as (fake, volume),
+        ScaiGrid(fake.target, token=fake.token, tls=tls_files(volume.directory)) as grid,
+    ):
+        await grid.core.invoke_core("core-a1")  # the core, and its first events
+        work = asyncio.create_task(agent(grid, "core-a1", stop))
+        renewals = asyncio.create_task(cert_manager(fake, volume, seconds))
+        while not renewals.done():
+            await grid.core.invoke_core("core-a1")  # events for the tail
+            await asyncio.sleep(0.05)
+        stop.set()
+        await grid.core.invoke_core("core-a1")
+        sequences = await work
+        gapless = sequences == list(range(1, len(sequences) + 1))
+        print(
+            f"certificates issued: {renewals.result()}, events: {len(sequences)}, "
+            f"gapless: {gapless}"
+        )
+        certs = {c.client_cert for c in fake.calls()}
+        tails = fake.calls("CoreRuntimeService.StreamEvents")
+        print(
+            f"the gateway saw {len(certs)} client certificates; the tail moved "
+            f"{len(tails) - 1} times"
+        )
 
 
 if __name__ == "__main__":
