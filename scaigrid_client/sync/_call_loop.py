@@ -221,14 +221,16 @@ class StreamFlow(flavour.FlowBase[Req, Resp]):
         rotation = transport._rotation if self.resume is not None else None
         ended: BaseException | None = None
         attempt_open = False  # an attempt started and not yet reported ended
+        messages: Any = None  # the attempt's iterator, released when left early
         try:
             while not self.done:
                 generation = 0 if rotation is None else rotation.watch.generation
                 call = self.call = transport.start(state, self.next_request())
                 self.opened = time.monotonic()
                 progressed, attempt_open, moving = False, True, False
+                messages = self.watched(call).__iter__()
                 try:
-                    for message in self.watched(call):
+                    for message in messages:
                         if not progressed:
                             progressed = True
                             self.on_progress()
@@ -249,6 +251,7 @@ class StreamFlow(flavour.FlowBase[Req, Resp]):
                     if moving:
                         self.call, attempt_open = None, False
                         call.cancel()  # its channel closes once its other calls end
+                        flavour.release(messages)
                         if telemetry is not None:
                             transport.attempt_done(state, None)
                         continue
@@ -267,12 +270,18 @@ class StreamFlow(flavour.FlowBase[Req, Resp]):
             raise
         finally:
             self.cancel()
+            if messages is not None:
+                flavour.release(messages)
+            # The call (and so its connection) is let go now, not at the next
+            # garbage collection: this frame may live on in a traceback.
+            call = messages = None
             if telemetry is not None:
                 if attempt_open:  # the reader left while it ran
                     transport.attempt_abandoned(state)
                 if ended is None and self.finished is None:
                     ended = GeneratorExit()  # left early: break, cancel() or close()
                 transport.call_done(state, ended)
+            ended = None  # no cycle through the exception's traceback
 
     def recover(self, error: errors.ScaiGridError, progressed: bool) -> None:
         """Wait and reopen if the error allows (`StreamFlowBase.after_error`);

@@ -300,23 +300,31 @@ async def test_fifty_rotations_leak_no_fds_or_threads(flavour: str, tmp_path: pa
             flavour, "ScaiGrid", fake.target, token=fake.token, tls=tls, retry=ONCE
         ) as grid:
 
-            async def reply() -> int:  # open across rotations: its channel drains
+            async def reply(done: asyncio.Event) -> int:  # open across rotations: it drains
                 stream = grid.inference.stream_inference(
                     model="scailabs/poolnoodle-omni",
                     messages=[{"role": "user", "content": "long"}],
-                    max_tokens=100,
+                    max_tokens=2000,  # 20 s at 10 ms a token: left early
                 )
-                return len([chunk async for chunk in stream])
+                chunks = 0
+                async with stream:
+                    async for _ in stream:
+                        chunks += 1
+                        if done.is_set():
+                            break
+                return chunks
 
             async def rotations(batch: list[ClientCert]) -> None:
-                streaming = asyncio.create_task(reply())
+                done = asyncio.Event()
+                streaming = asyncio.create_task(reply(done))
                 await _until(lambda: fake.calls("InferenceService.StreamInference"), 2, "open")
                 for cert in batch:
                     volume.write(_files(cert))
                     assert await grid.reload_tls()
                     await grid.inference.list_models()
                 assert grid.tls_status.draining >= 1
-                assert await streaming >= 100
+                done.set()
+                assert await streaming > 1
                 await _until(lambda: grid.tls_status.draining == 0, 3.0, "drained")
 
             await rotations(certs[1:6])  # warm up: grpc's own threads and pools
@@ -327,13 +335,16 @@ async def test_fifty_rotations_leak_no_fds_or_threads(flavour: str, tmp_path: pa
             await _until(
                 lambda: all(n <= m for n, m in zip(_counts(), before, strict=True)),
                 5.0,
-                f"(fds, threads) {_counts()} back to {before}",
+                f"(fds, threads) {_counts()} back to {before}: {[t.name for t in threading.enumerate()]}",
             )
             print(f"{flavour}: (fds, threads) {before} before 50 rotations, {_counts()} after")
 
 
 def _counts() -> tuple[int, int]:
-    return len(os.listdir("/proc/self/fd")), threading.active_count()
+    """Open fds, and threads but the test's own (asyncio.to_thread's pool,
+    which runs the sync flavour's calls here and grows as it likes)."""
+    threads = [t for t in threading.enumerate() if not t.name.startswith("asyncio_")]
+    return len(os.listdir("/proc/self/fd")), len(threads)
 
 
 @pytest.mark.asyncio
@@ -401,3 +412,89 @@ async def test_without_tls_files_nothing_to_reload() -> None:
     async with ScaiGrid("localhost:1", token="t", tls=False) as grid:
         assert grid.tls_status is None
         assert await grid.reload_tls() is False
+
+
+_TELEMETRY_SCRIPT = """
+import asyncio, json, sys, tempfile
+from opentelemetry import metrics
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from scaigrid_client import ScaiGrid, TLSFiles
+from scaigrid_client.testing import FakeScaiGrid, SecretVolume
+
+reader = InMemoryMetricReader()
+metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+
+async def main():
+    async with FakeScaiGrid(tls=True, require_client_cert=True) as fake:
+        volume = SecretVolume(tempfile.mkdtemp())
+        for valid_for in (600, 900):
+            cert = fake.issue_client_cert(valid_for=valid_for)
+            volume.write({"ca.crt": cert.ca, "tls.crt": cert.cert, "tls.key": cert.key})
+            if valid_for == 600:
+                tls = TLSFiles(ca_cert=volume.path("ca.crt"), client_cert=volume.path("tls.crt"),
+                               client_key=volume.path("tls.key"), server_name="localhost")
+                grid = ScaiGrid(fake.target, token=fake.token, tls=tls)
+                await grid.inference.list_models()
+        assert await grid.reload_tls()
+        points = {}
+        for resource in reader.get_metrics_data().resource_metrics:
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    if metric.name.startswith("scaigrid.client.tls."):
+                        for point in metric.data.data_points:
+                            points[metric.name] = [point.value, dict(point.attributes)]
+        await grid.close()
+        print(json.dumps({"points": points, "target": fake.target}))
+
+asyncio.run(main())
+"""
+
+
+def test_telemetry_counts_rotations_and_gauges_the_expiry() -> None:
+    pytest.importorskip("opentelemetry.sdk")
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _TELEMETRY_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    result = json.loads(done.stdout.splitlines()[-1])
+    points = result["points"]
+    assert points["scaigrid.client.tls.rotations"][0] == 1
+    seconds, attributes = points["scaigrid.client.tls.expires_in"]
+    assert 800 < seconds <= 900  # the second certificate's
+    assert attributes == {"server.address": result["target"]}
+
+
+def test_rotation_across_event_loops(tmp_path: pathlib.Path) -> None:
+    with FakeScaiGrid(tls=True, require_client_cert=True) as fake:  # on its own thread
+        first = fake.issue_client_cert()
+        volume, tls = _mount(tmp_path, first, check_every=30.0)
+        grid = ScaiGrid(fake.target, token=fake.token, tls=tls)
+
+        async def call(reload: bool = False) -> str | None:
+            if reload:
+                assert await grid.reload_tls()
+            await grid.inference.list_models()
+            return fake.calls()[-1].client_cert
+
+        assert asyncio.run(call()) == first.fingerprint  # a loop that then closes
+        second = fake.issue_client_cert()
+        volume.write(_files(second))
+        assert asyncio.run(call(reload=True)) == second.fingerprint  # a new loop
+        third = fake.issue_client_cert()
+        volume.write(_files(third))
+
+        async def in_thread_loop() -> str | None:  # a loop in another thread, at once
+            return await asyncio.to_thread(asyncio.run, call(reload=True))
+
+        assert asyncio.run(in_thread_loop()) == third.fingerprint
+        assert asyncio.run(call()) == third.fingerprint  # a fourth loop: the material in use
+        assert grid.tls_status.draining == 0
+        asyncio.run(grid.close())
