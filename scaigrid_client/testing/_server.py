@@ -245,10 +245,14 @@ class FakeScaiGrid:
         )
 
     def rotate_client_ca(self, *, keep_previous: bool = True) -> None:
-        """Issue client certificates from a new CA from now on. New
-        connections are accepted with certificates of the new CA and, with
-        ``keep_previous`` (the overlap), of the CAs before it; connections
-        already made stay."""
+        """Issue client certificates from a new CA from now on.
+
+        Args:
+            keep_previous: go on accepting certificates of the CAs before it
+                (the overlap) until ``retire_old_client_cas()``; False: new
+                connections need a certificate of the new CA at once.
+                Connections already made stay either way.
+        """
         self._require_tls("rotate_client_ca()")
         self._tls.rotate_client_ca(keep_previous=keep_previous)
 

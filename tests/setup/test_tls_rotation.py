@@ -498,3 +498,54 @@ def test_rotation_across_event_loops(tmp_path: pathlib.Path) -> None:
         assert asyncio.run(call()) == third.fingerprint  # a fourth loop: the material in use
         assert grid.tls_status.draining == 0
         asyncio.run(grid.close())
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("flavour", flavours.FLAVOURS)
+async def test_a_call_whose_channel_closed_meanwhile_goes_to_the_new_one(
+    flavour: str, tmp_path: pathlib.Path
+) -> None:
+    """A call takes its channel's callable, then awaits its token; a
+    rotation meanwhile retires and closes that channel (no call was open on
+    it). The call goes to the new channel instead of failing."""
+    async with FakeScaiGrid(tls=True, require_client_cert=True) as fake:
+        first, second = fake.issue_client_cert(), fake.issue_client_cert()
+        volume, tls = _mount(tmp_path, first, check_every=30.0)
+        rotate = False
+
+        def rotate_now(grid: Any) -> None:
+            volume.write(_files(second))
+            assert grid.reload_tls() if flavour == "sync" else True
+
+        if flavour == "async":
+
+            async def token() -> str:
+                if rotate:
+                    rotate_now(grid)
+                    assert await grid.reload_tls()
+                    assert grid.tls_status.draining == 0  # closed: nothing was open on it
+                return fake.token
+
+            grid: Any = ScaiGrid(fake.target, token=token, tls=tls, retry=ONCE)
+            async with grid:
+                await grid.inference.list_models()
+                rotate = True
+                await grid.inference.list_models()
+        else:
+            from scaigrid_client import sync
+
+            def sync_token() -> str:
+                if rotate:
+                    rotate_now(sync_grid)
+                return fake.token
+
+            def run() -> None:
+                nonlocal rotate
+                with sync_grid:
+                    sync_grid.inference.list_models()
+                    rotate = True
+                    sync_grid.inference.list_models()
+
+            sync_grid = sync.ScaiGrid(fake.target, token=sync_token, tls=tls, retry=ONCE)
+            await asyncio.to_thread(run)
+        assert [c.client_cert for c in fake.calls()] == [first.fingerprint, second.fingerprint]
