@@ -58,6 +58,7 @@ def _seen(fake: FakeScaiGrid, method: str, cert: ClientCert) -> bool:
     return any(c.client_cert == cert.fingerprint for c in fake.calls(method))
 
 
+@pytest.mark.serial  # the certificate seen within check_every + 1 s; calls held 1 s
 @pytest.mark.asyncio
 @pytest.mark.parametrize("flavour", flavours.FLAVOURS)
 async def test_rotation_under_steady_calls_fails_none(flavour: str, tmp_path: pathlib.Path) -> None:
@@ -105,6 +106,7 @@ async def test_rotation_under_steady_calls_fails_none(flavour: str, tmp_path: pa
             print(f"{flavour}: the gateway saw the new certificate {took:.2f}s after the swap")
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio
 @pytest.mark.parametrize("flavour", flavours.FLAVOURS)
 async def test_a_stream_outlives_the_old_certificate(flavour: str, tmp_path: pathlib.Path) -> None:
@@ -290,6 +292,7 @@ async def test_heartbeats_use_the_new_channel_from_the_next_beat(
             await _until(lambda: grid.tls_status.draining == 0, 2.0, "the old channel closes")
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio
 @pytest.mark.parametrize("flavour", flavours.FLAVOURS)
 async def test_fifty_rotations_leak_no_fds_or_threads(flavour: str, tmp_path: pathlib.Path) -> None:
