@@ -552,3 +552,27 @@ async def test_a_call_whose_channel_closed_meanwhile_goes_to_the_new_one(
             sync_grid = sync.ScaiGrid(fake.target, token=sync_token, tls=tls, retry=ONCE)
             await asyncio.to_thread(run)
         assert [c.client_cert for c in fake.calls()] == [first.fingerprint, second.fingerprint]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("flavour", flavours.FLAVOURS)
+async def test_metrics_stream_moves_with_no_gap(flavour: str, tmp_path: pathlib.Path) -> None:
+    async with FakeScaiGrid(tls=True, require_client_cert=True, step_interval=0.02) as fake:
+        first = fake.issue_client_cert()
+        volume, tls = _mount(tmp_path, first)
+        async with flavours.client(
+            flavour, "ScaiGrid", fake.target, token=fake.token, tls=tls, retry=ONCE
+        ) as grid:
+            job = await grid.coordinator.submit_job(
+                name="rotating", base_model="scailabs/poolnoodle-omni", gpus=1, max_steps=40
+            )
+            second = fake.issue_client_cert()
+            steps = []
+            async for point in grid.coordinator.stream_metrics(job.id):
+                steps.append(point.step)
+                if point.step == 5:
+                    volume.write(_files(second))
+                    assert await grid.reload_tls()  # the next message comes on the new channel
+            assert steps == list(range(1, 41))
+            certs = [c.client_cert for c in fake.calls("CoordinatorService.StreamMetrics")]
+            assert certs == [first.fingerprint, second.fingerprint]
