@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from scaigrid_client._methods import Embeddings
     from scaigrid_client._pager import Pager
     from scaigrid_client._raw import RawResponse, raw_response
+    from scaigrid_client._tls_files import TLSFiles
     from scaigrid_client._to_dict import to_dict
     from scaigrid_client._transport import CallInfo, ServerStream
 
@@ -65,6 +66,7 @@ _LAZY = {
     "RetryEvent": "scaigrid_client._config",
     "RetryPolicy": "scaigrid_client._config",
     "TLSConfig": "scaigrid_client._config",
+    "TLSFiles": "scaigrid_client._tls_files",
     "CallInfo": "scaigrid_client._transport",
     "ServerStream": "scaigrid_client._transport",
     "to_dict": "scaigrid_client._to_dict",
@@ -93,6 +95,7 @@ __all__ = [
     "ScaiKeyTokenProvider",
     "ServerStream",
     "TLSConfig",
+    "TLSFiles",
     "TokenProvider",
     "__version__",
     "enums",

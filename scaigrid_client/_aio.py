@@ -17,7 +17,7 @@ from scaigrid_client import errors
 from scaigrid_client._call import Metadata, Req, Resp
 from scaigrid_client._streams import StreamFlowBase
 
-__all__ = ["STREAM_FAILURES", "FlowBase", "invoke", "probe_setup_failure", "sleep"]
+__all__ = ["STREAM_FAILURES", "FlowBase", "invoke", "probe_setup_failure", "release", "sleep"]
 
 # What ends a stream's attempt other than its end: grpc's error, the idle
 # timeout (`_within`), and a cancellation (see FlowBase.failed).
@@ -32,6 +32,16 @@ async def invoke(
     """One unary attempt: ``(response, call)``; the call is for its metadata."""
     call = fn(request, timeout=timeout, metadata=metadata)
     return await call, call
+
+
+async def release(messages: Any) -> None:
+    """Close an attempt's message iterator (grpc's async generator, or
+    `_within`'s). One left suspended holds its call in a reference cycle,
+    and with it the call's connection, even once its channel is closed,
+    until the garbage collector runs; rotated channels must not linger so."""
+    aclose = getattr(messages, "aclose", None)
+    if aclose is not None and not getattr(messages, "ag_running", True):
+        await aclose()
 
 
 async def probe_setup_failure(target: str, tls: Any, timeout: float) -> str | None:
@@ -75,11 +85,14 @@ class FlowBase(StreamFlowBase[Req, Resp]):
 async def _within(call: Any, idle_timeout: float) -> AsyncGenerator[Any, None]:
     """The call's messages, each within ``idle_timeout`` of the one before."""
     messages = call.__aiter__()
-    while True:
-        try:
-            yield await asyncio.wait_for(messages.__anext__(), idle_timeout)
-        except StopAsyncIteration:
-            return
+    try:
+        while True:
+            try:
+                yield await asyncio.wait_for(messages.__anext__(), idle_timeout)
+            except StopAsyncIteration:
+                return
+    finally:
+        await release(messages)
 
 
 def cancelling() -> bool:

@@ -34,6 +34,8 @@ from scaigrid_client._config import Keepalive, RetryPolicy, TLSConfig
 from scaigrid_client._failures import FailureDecoder
 from scaigrid_client._fork import register_transport
 from scaigrid_client._retry import Retrier, pushback
+from scaigrid_client._tls_files import TLSFiles, TLSStatus
+from scaigrid_client._tls_rotation import Lease, Rotation
 from scaigrid_client._version import __version__
 from scaigrid_client._xds import check_xds_settings, is_xds
 
@@ -46,8 +48,10 @@ _CLIENT_HEADER = ("x-scaigrid-client", f"scaigrid-client/{__version__} python")
 
 
 def _check_settings(tls: object, timeout: float | None, keepalive: object, retry: object) -> None:
-    if not isinstance(tls, (bool, TLSConfig)):
-        raise TypeError(f"tls: expected True, False or a TLSConfig, got {type(tls).__name__}")
+    if not isinstance(tls, (bool, TLSConfig, TLSFiles)):
+        raise TypeError(
+            f"tls: expected True, False, a TLSConfig or a TLSFiles, got {type(tls).__name__}"
+        )
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout: must be a positive number of seconds or None, got {timeout!r}")
     if keepalive is not None and not isinstance(keepalive, Keepalive):
@@ -71,7 +75,7 @@ class BaseTransport:
         target: str | None,
         *,
         token: Any,
-        tls: bool | TLSConfig,
+        tls: bool | TLSConfig | TLSFiles,
         retry: RetryPolicy | None,
         timeout: float | None,
         channel: Any = None,
@@ -95,6 +99,14 @@ class BaseTransport:
         if isinstance(self._token, str):
             self._auth_header = auth_header(self._token)
         self.tls = tls
+        self._rotation: Rotation | None = None
+        if isinstance(tls, TLSFiles):
+            if channel is not None:
+                raise ValueError(
+                    "tls: a TLSFiles rotates the channels the client builds; with your own "
+                    "channel=, build it from tls.config() and replace it yourself"
+                )
+            self._rotation = Rotation(tls, self._close_lease)
         self.retrier = Retrier(retry or RetryPolicy(), self.target)
         self._budget = self.retrier.budget
         self.timeout = timeout
@@ -143,6 +155,26 @@ class BaseTransport:
 
     def budget_tokens(self) -> float:
         return self._budget.tokens
+
+    # -- TLS material that rotates (tls=TLSFiles; see _tls_rotation) -------------------
+
+    def channel_tls(self) -> bool | TLSConfig:
+        """What the next channel is built with: ``tls=``, or the material
+        of a TLSFiles in use now."""
+        if self._rotation is not None:
+            return self._rotation.current()[0]
+        assert not isinstance(self.tls, TLSFiles)
+        return self.tls
+
+    def _close_lease(self, lease: Lease) -> None:
+        """Close a retired channel whose last call has ended (the flavour's way)."""
+        raise NotImplementedError
+
+    def tls_status(self) -> TLSStatus | None:
+        return None if self._rotation is None else self._rotation.status()
+
+    def tls_expires_in(self) -> float | None:
+        return None if self._rotation is None else self._rotation.expires_in()
 
     # -- a call's state and each attempt's metadata ------------------------------------
 

@@ -205,7 +205,7 @@ class CallLoop(BaseTransport):
         error = failures.decode(exc, state)
         if error.status is grpc.StatusCode.UNAVAILABLE and failures.should_probe(error):
             reason = failures.setup_failure or await flavour.probe_setup_failure(
-                self.target, self.tls, failures.probe_timeout(state)
+                self.target, self.channel_tls(), failures.probe_timeout(state)
             )
             error = failures.explained(error, reason)
         return error
@@ -242,15 +242,21 @@ class StreamFlow(flavour.FlowBase[Req, Resp]):
         transport, state = self.transport, self.state
         transport.observe(state)
         telemetry = state.telemetry
+        # tls=TLSFiles: a resumable stream moves to the channel of new
+        # material at a message boundary, resuming after the last message.
+        rotation = transport._rotation if self.resume is not None else None
         ended: BaseException | None = None
         attempt_open = False  # an attempt started and not yet reported ended
+        messages: Any = None  # the attempt's iterator, released when left early
         try:
             while not self.done:
+                generation = 0 if rotation is None else rotation.watch.generation
                 call = self.call = await transport.start(state, self.next_request())
                 self.opened = time.monotonic()
-                progressed, attempt_open = False, True
+                progressed, attempt_open, moving = False, True, False
+                messages = self.watched(call).__aiter__()
                 try:
-                    async for message in self.watched(call):
+                    async for message in messages:
                         if not progressed:
                             progressed = True
                             self.on_progress()
@@ -259,12 +265,22 @@ class StreamFlow(flavour.FlowBase[Req, Resp]):
                             telemetry.messages += 1
                             telemetry.bytes += message.ByteSize()
                         yield message
+                        if rotation is not None and rotation.stale(generation):
+                            moving = True
+                            break
                 except flavour.STREAM_FAILURES as exc:
                     failed = await self.failed(exc, call)
                     if failed is None:
                         return  # ended by cancel()
                     error: errors.ScaiGridError = failed
                 else:
+                    if moving:
+                        self.call, attempt_open = None, False
+                        call.cancel()  # its channel closes once its other calls end
+                        await flavour.release(messages)
+                        if telemetry is not None:
+                            transport.attempt_done(state, None)
+                        continue
                     self.finished, self.call, attempt_open = call, None, False
                     if telemetry is not None:
                         transport.attempt_done(state, None)
@@ -280,12 +296,18 @@ class StreamFlow(flavour.FlowBase[Req, Resp]):
             raise
         finally:
             self.cancel()
+            if messages is not None:
+                await flavour.release(messages)
+            # The call (and so its connection) is let go now, not at the next
+            # garbage collection: this frame may live on in a traceback.
+            call = messages = None
             if telemetry is not None:
                 if attempt_open:  # the reader left while it ran
                     transport.attempt_abandoned(state)
                 if ended is None and self.finished is None:
                     ended = GeneratorExit()  # left early: break, cancel() or close()
                 transport.call_done(state, ended)
+            ended = None  # no cycle through the exception's traceback
 
     async def recover(self, error: errors.ScaiGridError, progressed: bool) -> None:
         """Wait and reopen if the error allows (`StreamFlowBase.after_error`);

@@ -75,6 +75,7 @@ from scaigrid_client._methods import (
     finish_reason,
 )
 from scaigrid_client._pager import Pager
+from scaigrid_client._tls_files import TLSFiles, TLSStatus
 from scaigrid_client._transport import (
     DEFAULT_KEEPALIVE,
     Channel,
@@ -136,7 +137,7 @@ class _Client:
         target: str | None = None,
         *,
         token: TokenSource | None = None,
-        tls: bool | TLSConfig = True,
+        tls: bool | TLSConfig | TLSFiles = True,
         retry: RetryPolicy | None = None,
         timeout: float | None = None,
         channel: Channel | None = None,
@@ -256,6 +257,22 @@ class _Client:
         if self._defaults:
             options = self._options(options, stream=True)
         return self._transport.stream(method, request, **options, **how)
+
+    @property
+    def tls_status(self) -> TLSStatus | None:
+        """With ``tls=TLSFiles(...)``, the certificate in use and its rotation; else None."""
+        return self._transport.tls_status()
+
+    async def reload_tls(self) -> bool:
+        """Check the ``TLSFiles`` now, not at the next ``check_every``.
+
+        Returns:
+            Whether new material was adopted (new calls use it at once);
+            False too without ``tls=TLSFiles(...)``. Files that fail the
+            checks raise nothing: the last good material stays, and
+            ``tls_status.last_error`` says why.
+        """
+        return await self._transport.reload_tls()
 
     async def close(self) -> None:
         """Close the channel, unless it was passed in or is shared by a ScaiGrid.

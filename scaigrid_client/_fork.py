@@ -38,6 +38,8 @@ class LiveTransport(Protocol):
 
     def budget_tokens(self) -> float: ...
 
+    def tls_expires_in(self) -> float | None: ...
+
 
 _open_channels = 0
 _ever_opened = False

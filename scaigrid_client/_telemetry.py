@@ -121,6 +121,17 @@ class _Instruments:
             unit="{token}",
             description="Tokens left in each client's retry budget (retries stop at half)",
         )
+        self.tls_rotations = meter.create_counter(
+            "scaigrid.client.tls.rotations",
+            unit="{rotation}",
+            description="Client certificates adopted from TLSFiles after a change",
+        )
+        meter.create_observable_gauge(
+            "scaigrid.client.tls.expires_in",
+            callbacks=[_tls_expiries],
+            unit="s",
+            description="Seconds until the client certificate in use (TLSFiles) expires",
+        )
 
 
 def _budget_levels(options: Any) -> Any:
@@ -130,6 +141,32 @@ def _budget_levels(options: Any) -> Any:
 
     for transport in live_transports():
         yield Observation(transport.budget_tokens(), {"server.address": transport.target})
+
+
+def _tls_expiries(options: Any) -> Any:
+    from opentelemetry.metrics import Observation
+
+    from scaigrid_client._fork import live_transports
+
+    for transport in live_transports():
+        seconds = transport.tls_expires_in()
+        if seconds is not None:
+            yield Observation(seconds, {"server.address": transport.target})
+
+
+def tls_rotated(fingerprint: str, not_after: str, source: str) -> None:
+    """New client certificate material was adopted: an INFO line (with the
+    fields as ``record.scaigrid``) and the rotations counter."""
+    fields = {
+        "event": "tls_rotation",
+        "fingerprint": fingerprint,
+        "not_after": not_after,
+        "source": source,
+    }
+    logger.info(_line(fields), extra={"scaigrid": fields})
+    instruments = _instruments_now()
+    if instruments is not None:
+        instruments.tls_rotations.add(1)
 
 
 def _names(path: str) -> tuple[str, str, str]:

@@ -9,6 +9,7 @@ new loop per test, and serves several loops in several threads at once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -22,8 +23,10 @@ from scaigrid_client._base import DEFAULT_KEEPALIVE
 from scaigrid_client._call import CallInfo, CallState, MetadataArg, Method
 from scaigrid_client._call_loop import CallLoop, ServerStream
 from scaigrid_client._channel import build_channel
+from scaigrid_client._config import TLSConfig
 from scaigrid_client._fork import channel_closed, channel_opened, check_not_forked
 from scaigrid_client._retry import jittered
+from scaigrid_client._tls_rotation import AioCounted, Lease
 
 __all__ = [
     "DEFAULT_KEEPALIVE",
@@ -44,14 +47,19 @@ Interceptor = grpc.aio.ClientInterceptor
 
 
 class _Bound:
-    """A channel and its method callables, on one event loop."""
+    """A channel and its method callables, on one event loop; with
+    tls=TLSFiles, its lease (the material's generation, its open calls)."""
 
-    __slots__ = ("callables", "channel", "loop")
+    __slots__ = ("callables", "channel", "generation", "lease", "loop")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, channel: grpc.aio.Channel) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, channel: grpc.aio.Channel, lease: Lease | None
+    ) -> None:
         self.loop = loop
         self.channel = channel
         self.callables: dict[str, Any] = {}
+        self.lease = lease
+        self.generation = 0 if lease is None else lease.generation
 
 
 class Transport(CallLoop):
@@ -68,6 +76,7 @@ class Transport(CallLoop):
         self._bound: _Bound | None = None  # the last loop's: the fast path
         self._by_loop: dict[asyncio.AbstractEventLoop, _Bound] = {}
         self._lock = threading.Lock()
+        self._closing: set[asyncio.Future[None]] = set()  # retired channels being closed
 
     # -- channels, one per event loop -----------------------------------------------------
 
@@ -95,13 +104,65 @@ class Transport(CallLoop):
                 del self._by_loop[gone]
                 if self._owns_channel:
                     channel_closed()
+            if self._rotation is not None:
+                self._rotation.take_draining(lambda lease: lease.owner.is_closed())
             bound = self._by_loop.get(loop)
             if bound is None:
-                bound = self._by_loop[loop] = _Bound(loop, self._new_channel(loop))
+                bound = self._by_loop[loop] = self._new_bound(loop)
             self._bound = bound
             return bound
 
-    def _new_channel(self, loop: asyncio.AbstractEventLoop) -> grpc.aio.Channel:
+    def _new_bound(self, loop: asyncio.AbstractEventLoop) -> _Bound:
+        if self._rotation is None:
+            return _Bound(loop, self._new_channel(loop, self.channel_tls()), None)
+        tls, generation = self._rotation.current()
+        channel = self._new_channel(loop, tls)
+        return _Bound(loop, channel, Lease(self._rotation, channel, generation, loop))
+
+    def _rotate(self, loop: asyncio.AbstractEventLoop) -> _Bound:
+        """A new channel for this loop from the material in use; the old one
+        is closed when its last call ends."""
+        assert self._rotation is not None
+        with self._lock:
+            if self._closed:
+                raise errors.ClientClosedError("the client is closed; make a new one")
+            old = self._by_loop.get(loop)
+            bound = self._by_loop[loop] = self._new_bound(loop)
+            self._bound = bound
+        if old is not None:
+            self._rotation.retire(old.lease)
+        return bound
+
+    def _close_lease(self, lease: Lease) -> None:
+        loop: asyncio.AbstractEventLoop = lease.owner
+        if loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            closing: asyncio.Future[None] = loop.create_task(lease.channel.close())
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
+        elif loop.is_running():
+            asyncio.run_coroutine_threadsafe(lease.channel.close(), loop)
+
+    async def reload_tls(self) -> bool:
+        """Check the TLSFiles now; whether this client moved to new material."""
+        rotation = self._rotation
+        if rotation is None:
+            return False
+        adopted = rotation.watch.check()
+        bound = self._by_loop.get(asyncio.get_running_loop())
+        if bound is not None and rotation.stale(bound.generation):
+            self._rotate(bound.loop)
+            return True
+        return adopted
+
+    def _new_channel(
+        self, loop: asyncio.AbstractEventLoop, tls: bool | TLSConfig
+    ) -> grpc.aio.Channel:
         if self._given is not None:
             if getattr(self._given, "_loop", loop) is not loop:
                 raise errors.ClientStateError(
@@ -112,7 +173,7 @@ class Transport(CallLoop):
             return self._given
         channel = build_channel(
             self.target,
-            self.tls,
+            tls,
             self._channel_options,
             self._interceptors,
             self._compression,
@@ -132,16 +193,21 @@ class Transport(CallLoop):
         bound = self._bound
         if bound is None or bound.loop is not asyncio.get_running_loop():
             bound = self._binding()
+        if self._rotation is not None and self._rotation.stale(bound.generation):
+            bound = self._rotate(bound.loop)
         fn = bound.callables.get(method.path)
         if fn is None:
-            fn = bound.callables[method.path] = method.callable_on(bound.channel)
+            fn = method.callable_on(bound.channel)
+            if bound.lease is not None:
+                fn = AioCounted(fn, bound.lease, functools.partial(self.callable_for, method))
+            bound.callables[method.path] = fn
         return fn
 
     def forget_channels(self) -> object:
         # (no lock: in a forked child it may be held by a thread that is gone)
         bindings, self._by_loop, self._bound = self._by_loop, {}, None
         self._lock = threading.Lock()
-        return bindings
+        return bindings, self._rotation and self._rotation.forget()
 
     async def close(self) -> None:
         with self._lock:
@@ -149,16 +215,24 @@ class Transport(CallLoop):
             bindings = list(self._by_loop.values())
             self._by_loop.clear()
             self._bound = None
+        draining = self._rotation.take_draining() if self._rotation is not None else []
         if not self._owns_channel:
             return
         current = asyncio.get_running_loop()
-        for bound in bindings:
+        for _ in bindings:
             channel_closed()
-            if bound.loop is current:
-                await bound.channel.close()
-            elif bound.loop.is_running():
+        channels = [(b.loop, b.channel) for b in bindings] + [
+            (d.owner, d.channel) for d in draining
+        ]
+        for loop, channel in channels:
+            if loop is current:
+                await channel.close()
+            elif loop.is_running():
                 # Another thread's loop: it closes its own channel.
-                asyncio.run_coroutine_threadsafe(bound.channel.close(), bound.loop)
+                asyncio.run_coroutine_threadsafe(channel.close(), loop)
+        closing = [task for task in self._closing if task.get_loop() is current]
+        if closing:
+            await asyncio.gather(*closing, return_exceptions=True)
 
     def connected(self) -> bool:
         bound = self._bound

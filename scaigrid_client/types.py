@@ -20,6 +20,7 @@ from scaigrid_client._methods import (
     NodeHealthArg,
     StreamOptions,
 )
+from scaigrid_client._tls_files import TLSStatus
 
 __all__ = [
     "NOT_GIVEN",
@@ -36,5 +37,6 @@ __all__ = [
     "Proxy",
     "StreamOptions",
     "SyncTokenSource",
+    "TLSStatus",
     "TokenSource",
 ]

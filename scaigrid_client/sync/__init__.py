@@ -27,6 +27,7 @@ from scaigrid_client._auth import (
 from scaigrid_client._call import CallInfo
 from scaigrid_client._config import Keepalive, RetryEvent, RetryPolicy, TLSConfig
 from scaigrid_client._methods import ChatReply, Embeddings
+from scaigrid_client._tls_files import TLSFiles
 from scaigrid_client._to_dict import to_dict
 from scaigrid_client.sync._clients import (
     ClusterClient,
@@ -59,6 +60,7 @@ __all__ = [
     "ScaiKeyTokenProvider",
     "ServerStream",
     "TLSConfig",
+    "TLSFiles",
     "TokenProvider",
     "enums",
     "errors",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+import types
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
@@ -17,7 +18,7 @@ from scaigrid_client import errors
 from scaigrid_client._call import CallState, Metadata, Req, Resp
 from scaigrid_client._streams import StreamFlowBase
 
-__all__ = ["STREAM_FAILURES", "FlowBase", "invoke", "probe_setup_failure", "sleep"]
+__all__ = ["STREAM_FAILURES", "FlowBase", "invoke", "probe_setup_failure", "release", "sleep"]
 
 # What ends a stream's attempt other than its end: grpc's error (a
 # cancellation is one too), and the idle timeout (`_watched`).
@@ -34,6 +35,13 @@ def invoke(
     if with_call:
         return fn.with_call(request, timeout=timeout, metadata=metadata)  # type: ignore[no-any-return]
     return fn(request, timeout=timeout, metadata=metadata), None
+
+
+def release(messages: Any) -> None:
+    """Close an attempt's `_watched` generator now (grpc's sync call itself
+    needs nothing: it is no generator, and was cancelled)."""
+    if isinstance(messages, types.GeneratorType) and not messages.gi_running:
+        messages.close()
 
 
 def probe_setup_failure(target: str, tls: Any, timeout: float) -> str | None:

@@ -10,6 +10,7 @@ notebook cell), and do not serialize their callers.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -21,8 +22,10 @@ from scaigrid_client._auth import SyncTokenProvider, resolve_sync_token
 from scaigrid_client._base import DEFAULT_KEEPALIVE
 from scaigrid_client._call import CallInfo, CallState, MetadataArg, Method
 from scaigrid_client._channel import build_sync_channel
+from scaigrid_client._config import TLSConfig
 from scaigrid_client._fork import channel_closed, channel_opened, check_not_forked
 from scaigrid_client._retry import jittered
+from scaigrid_client._tls_rotation import Lease, SyncStreamCounted, SyncUnaryCounted
 from scaigrid_client.sync._call_loop import CallLoop, ServerStream
 
 __all__ = [
@@ -61,10 +64,17 @@ class Transport(CallLoop):
         self._channel: grpc.Channel | None = self._given
         self._callables: dict[str, Any] = {}
         self._lock = threading.Lock()
+        # tls=TLSFiles: the current channel's callables and lease, as one
+        # value (threads read it whole), and retired channels being closed.
+        self._slot: tuple[dict[str, Any], Lease] | None = None
+        self._closers: list[threading.Thread] = []
 
     @property
     def channel(self) -> grpc.Channel:
         """The channel, created on first use; safe from any thread."""
+        if self._rotation is not None:
+            rotating: grpc.Channel = (self._slot or self._rotate())[1].channel
+            return rotating
         channel = self._channel
         if channel is None:
             with self._lock:
@@ -72,40 +82,109 @@ class Transport(CallLoop):
                     raise errors.ClientClosedError("the client is closed; make a new one")
                 if self._channel is None:
                     check_not_forked()
-                    self._channel = build_sync_channel(
-                        self.target,
-                        self.tls,
-                        self._channel_options,
-                        self._interceptors,
-                        self._compression,
-                        self._keepalive,
-                        self._proxy,
-                    )
-                    channel_opened()
+                    self._channel = self._build(self.channel_tls())
                 channel = self._channel
         return channel
 
+    def _build(self, tls: bool | TLSConfig) -> grpc.Channel:
+        channel = build_sync_channel(
+            self.target,
+            tls,
+            self._channel_options,
+            self._interceptors,
+            self._compression,
+            self._keepalive,
+            self._proxy,
+        )
+        channel_opened()
+        return channel
+
     def callable_for(self, method: Method[Any, Any]) -> Any:
+        if self._rotation is not None:
+            return self._rotating_callable(method)
         fn = self._callables.get(method.path)
         if fn is None:
             fn = self._callables[method.path] = method.callable_on(self.channel)
         return fn
 
+    # -- tls=TLSFiles: a new channel per adopted material (see _tls_rotation) -----------
+
+    def _rotating_callable(self, method: Method[Any, Any]) -> Any:
+        assert self._rotation is not None
+        slot = self._slot
+        if slot is None or self._rotation.stale(slot[1].generation):
+            slot = self._rotate()
+        callables, lease = slot
+        fn = callables.get(method.path)
+        if fn is None:
+            counted = SyncStreamCounted if method.streaming else SyncUnaryCounted
+            fn = callables[method.path] = counted(
+                method.callable_on(lease.channel),
+                lease,
+                functools.partial(self.callable_for, method),
+            )
+        return fn
+
+    def _rotate(self) -> tuple[dict[str, Any], Lease]:
+        """The channel of the material in use, made now unless another
+        thread just did; the old one is closed when its last call ends."""
+        assert self._rotation is not None
+        with self._lock:
+            if self._closed:
+                raise errors.ClientClosedError("the client is closed; make a new one")
+            old = self._slot
+            if old is not None and not self._rotation.stale(old[1].generation):
+                return old
+            check_not_forked()
+            tls, generation = self._rotation.current()
+            channel = self._channel = self._build(tls)
+            slot = self._slot = ({}, Lease(self._rotation, channel, generation, None))
+        if old is not None:
+            self._rotation.retire(old[1])
+        return slot
+
+    def _close_lease(self, lease: Lease) -> None:
+        # Off the thread that ended the last call: that may be grpc's own.
+        closer = threading.Thread(
+            target=lease.channel.close, name="scaigrid-tls-drain", daemon=True
+        )
+        self._closers = [t for t in self._closers if t.is_alive()] + [closer]
+        closer.start()
+
+    def reload_tls(self) -> bool:
+        """Check the TLSFiles now; whether this client moved to new material."""
+        rotation = self._rotation
+        if rotation is None:
+            return False
+        adopted = rotation.watch.check()
+        slot = self._slot
+        if slot is not None and rotation.stale(slot[1].generation):
+            self._rotate()
+            return True
+        return adopted
+
     def forget_channels(self) -> object:
-        inherited = (self._channel, self._callables)
+        inherited = (self._channel, self._callables, self._slot)
         self._channel = None
         self._callables = {}
+        self._slot = None
         self._lock = threading.Lock()
-        return inherited
+        return inherited, self._rotation and self._rotation.forget()
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             channel, self._channel = self._channel, None
             self._callables = {}
+            self._slot = None
+        draining = self._rotation.take_draining() if self._rotation is not None else []
         if channel is not None and self._owns_channel:
             channel.close()
             channel_closed()
+        for lease in draining:
+            lease.channel.close()
+        for closer in self._closers:
+            closer.join()
 
     def wait_until_connected(self, limit: float, state: CallState) -> bool:
         """Whether to reopen a stream now. The sync flavour does not wait for

@@ -12,14 +12,18 @@ flavour (``scaigrid_fake.sync_client()``).
 """
 
 from scaigrid_client.testing._scripts import ReplyCondition
+from scaigrid_client.testing._secret_volume import SecretVolume
 from scaigrid_client.testing._server import Call, FakeScaiGrid, FakeState, RetryOverrides
 from scaigrid_client.testing._state import HeartbeatRecord
+from scaigrid_client.testing._tls import ClientCert
 
 __all__ = [
     "Call",
+    "ClientCert",
     "FakeScaiGrid",
     "FakeState",
     "HeartbeatRecord",
     "ReplyCondition",
     "RetryOverrides",
+    "SecretVolume",
 ]

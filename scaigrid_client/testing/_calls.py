@@ -38,6 +38,9 @@ class Call:
     responses: list[_message.Message] = field(default_factory=list)
     """Every response message sent, in order, when the fake records them
     (``FakeScaiGrid(record_responses=True)``); empty otherwise."""
+    client_cert: str | None = None
+    """The SHA-256 fingerprint (hex of the DER) of the client certificate
+    the connection was made with (mTLS); None without one."""
 
     def __repr__(self) -> str:
         # The journal keeps the authorization header for assertions, but a
@@ -48,6 +51,17 @@ class Call:
             f"status={self.status}, code={self.code!r}, messages={self.messages}, "
             f"metadata={shown!r})"
         )
+
+
+def _client_cert(context: Any) -> str | None:
+    pems = (context.auth_context() or {}).get("x509_pem_cert")
+    if not pems:
+        return None
+    import hashlib
+    import ssl
+
+    pem = pems[0].decode("ascii") if isinstance(pems[0], bytes) else pems[0]
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem.strip())).hexdigest()
 
 
 class CallJournal:
@@ -64,6 +78,7 @@ class CallJournal:
             request_id = "req-" + secrets.token_hex(12)
         call = Call(method, request, metadata, request_id, time.time())
         call.time_remaining = context.time_remaining()
+        call.client_cert = _client_cert(context)
         self._calls.append(call)
         return call
 

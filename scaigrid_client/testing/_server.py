@@ -10,6 +10,7 @@ parts that do the work: `_dispatch` (every RPC's wrapper) over `_rpcs` and
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import functools
 import os
 import pathlib
@@ -42,7 +43,7 @@ from scaigrid_client.testing._test_client import (
     retry_policy_for_tests,
     sync_client_for_tests,
 )
-from scaigrid_client.testing._tls import TLSMaterial
+from scaigrid_client.testing._tls import ClientCert, TLSMaterial
 
 if TYPE_CHECKING:
     from scaigrid_client.sync import ScaiGrid as SyncScaiGrid
@@ -314,6 +315,78 @@ class FakeScaiGrid(FakeControls):
                 "client_tls(): this fake serves plaintext; use FakeScaiGrid(tls=True)"
             )
         return self._tls.client_config(require_client_cert=self.require_client_cert)
+
+    # -- certificate rotation (see docs/testing.md) ---------------------------------
+
+    def _require_tls(self, what: str) -> None:
+        if not self.tls:
+            raise RuntimeError(f"{what}: this fake serves plaintext; use FakeScaiGrid(tls=True)")
+
+    def issue_client_cert(
+        self,
+        *,
+        valid_for: float = 3600.0,
+        not_before: datetime.datetime | None = None,
+        common_name: str = "scaigrid-fake-client",
+    ) -> ClientCert:
+        """Issue a client certificate from the client CA in use now.
+
+        Args:
+            valid_for: seconds from now until it expires (short-lived
+                certificates are the point: a few seconds works).
+            not_before: when it becomes valid (default: a tenth of
+                ``valid_for`` ago, at most a minute).
+            common_name: its subject's common name.
+
+        Returns:
+            The certificate, its key, the CA bundle that verifies this
+            fake, its fingerprint and expiry.
+
+        Raises:
+            RuntimeError: the fake serves plaintext, or read its
+                certificates from ``tls_dir`` (no CA key: rotate_client_ca() first).
+        """
+        self._require_tls("issue_client_cert()")
+        return self._tls.issue_client_cert(
+            valid_for=valid_for, not_before=not_before, common_name=common_name
+        )
+
+    def rotate_client_ca(self, *, keep_previous: bool = True) -> None:
+        """Issue client certificates from a new CA from now on.
+
+        Args:
+            keep_previous: go on accepting certificates of the CAs before it
+                (the overlap) until ``retire_old_client_cas()``; False: new
+                connections need a certificate of the new CA at once.
+                Connections already made stay either way.
+        """
+        self._require_tls("rotate_client_ca()")
+        self._tls.rotate_client_ca(keep_previous=keep_previous)
+
+    def retire_old_client_cas(self) -> None:
+        """End the overlap: new connections need a certificate of the newest client CA."""
+        self._require_tls("retire_old_client_cas()")
+        self._tls.retire_old_client_cas()
+
+    def rotate_server_cert(self, *, new_ca: bool = False, valid_for: float | None = None) -> bytes:
+        """Present a new server certificate to new connections.
+
+        Args:
+            new_ca: sign it with a new CA (added to the bundle clients should
+                trust) rather than the current one.
+            valid_for: seconds until it expires (default: trustme's, years).
+
+        Returns:
+            The CA bundle (PEM) that verifies the old and the new certificate.
+        """
+        self._require_tls("rotate_server_cert()")
+        return self._tls.rotate_server_cert(new_ca=new_ca, valid_for=valid_for)
+
+    @property
+    def server_cert_fingerprint(self) -> str:
+        """SHA-256 (hex of the DER) of the server certificate new connections get."""
+        self._require_tls("server_cert_fingerprint")
+        return self._tls.server_fingerprint
 
     def retry_policy(self, **overrides: Unpack[RetryOverrides]) -> RetryPolicy:
         """A RetryPolicy for tests: the default's attempts and statuses, with

@@ -21,7 +21,8 @@ needs_checkout = pytest.mark.skipif(not CHECKOUT, reason="needs proto/ and READM
 # Written at build time (gitignored), listed in toctrees all the same.
 GENERATED = re.compile(r"reference/cli|reference/messages/[a-z]+\.v\d+")
 # docs/ files that are not pages of their own (docs/conf.py's exclude_patterns).
-NOT_PAGES = {"testing", "conformance"}  # included whole by guides/integration-tests.md, guides/conformance.md
+# Included whole by guides/integration-tests.md and guides/conformance.md.
+NOT_PAGES = {"testing", "conformance"}
 
 DIRECTIVE = re.compile(r"^(?:```|:::)\{(\w[\w-]*)\}\s*(.*)$|^\.\. ([\w:-]+)::\s*(.*)$")
 

@@ -120,7 +120,7 @@ def all_problems(seen: list[Any] | None = None) -> list[str]:
                         f"{where}.{member_name}",
                         member,
                         class_doc,
-                        raises=client and member_name not in ("__init__", "close"),
+                        raises=client and member_name not in ("__init__", "close", "reload_tls"),
                     )
             elif inspect.isfunction(obj):
                 out += problems_of(where, obj)

@@ -77,6 +77,17 @@ def test_mtls() -> None:
 
 
 @pytest.mark.slow
+def test_rotating_agent_keeps_working_across_certificates() -> None:
+    out = run("rotating_agent.py", "--seconds", "2.5")
+    assert "heartbeats sent: " in out and ", failed: 0" in out
+    assert "gapless: True" in out
+    assert "the key does not belong to client_cert" in out  # the half-written pair, refused
+    issued = int(out.split("certificates issued: ")[1].split(",")[0])
+    saw = int(out.split("the gateway saw ")[1].split()[0])
+    assert issued >= 2 and saw >= issued  # the first, and all but perhaps the last renewal
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("example", ["test_with_fake.py"])
 def test_fixture_example(example: str) -> None:
     out = run("-m", "pytest", "-q", "-p", "no:cacheprovider", example)
