@@ -80,7 +80,10 @@ nitpicky = True
 # messages (scaimind.v1.coordinator_pb2.Job) to their section of the
 # Messages pages (docs/_ext/scaigrid_docs.py).
 nitpick_ignore_regex = [
-    ("py:.*", r"(grpc|google\.protobuf|collections\.abc|typing_extensions|os)(\..*)?"),
+    (
+        "py:.*",
+        r"(grpc|google\.protobuf|collections\.abc|typing_extensions|os|datetime|pathlib)(\..*)?",
+    ),
     # Type variables of the generic results (RawResponse[T], Pager[Item]).
     ("py:.*", r"scaigrid_client\.(sync\.)?_\w+\.(T|Resp|Item|P)"),
     # Private types that public signatures still name; each is a leak to

@@ -46,7 +46,7 @@ from scaigrid_client.testing._test_client import (
 from scaigrid_client.testing._tls import ClientCert, TLSMaterial
 
 if TYPE_CHECKING:
-    from scaigrid_client.sync import ScaiGrid as SyncScaiGrid
+    from scaigrid_client import sync
 
 __all__ = ["Call", "FakeScaiGrid", "FakeState", "RetryOverrides"]
 
@@ -408,7 +408,7 @@ class FakeScaiGrid(FakeControls):
         tls = self.client_tls() if self.tls else False
         return client_for_tests(target, self.token, tls, overrides)
 
-    def sync_client(self, **overrides: Any) -> SyncScaiGrid:
+    def sync_client(self, **overrides: Any) -> sync.ScaiGrid:
         """A ``scaigrid_client.sync.ScaiGrid`` for this fake, tuned as ``client()`` is.
 
         Its target, token and TLS (``client_tls()`` for a TLS fake) are the
