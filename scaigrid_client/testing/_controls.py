@@ -35,7 +35,7 @@ class FakeControls:
         raise NotImplementedError
 
     @property
-    def backend(self) -> FakeBackend:
+    def _domain(self) -> FakeBackend:
         raise NotImplementedError
 
     def script_reply(
@@ -101,7 +101,7 @@ class FakeControls:
                 str to numbers.
         """
         return _copy(
-            self._in_loop(lambda: self.backend.coordinator.step_job(job_id, steps, metrics))
+            self._in_loop(lambda: self._domain.coordinator.step_job(job_id, steps, metrics))
         )
 
     def finish_job(
@@ -130,7 +130,7 @@ class FakeControls:
             TypeError: ``job_id`` or ``error`` is not a str.
         """
         return _copy(
-            self._in_loop(lambda: self.backend.coordinator.finish_job(job_id, state, error))
+            self._in_loop(lambda: self._domain.coordinator.finish_job(job_id, state, error))
         )
 
     def emit_event(
@@ -160,7 +160,7 @@ class FakeControls:
                 mapping of str to str.
         """
         return _copy(
-            self._in_loop(lambda: self.backend.core_runtime.emit_event(core_id, type, attributes))
+            self._in_loop(lambda: self._domain.core_runtime.emit_event(core_id, type, attributes))
         )
 
     def revoke_token(self, token: str) -> None:

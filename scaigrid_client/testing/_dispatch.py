@@ -106,7 +106,7 @@ class Dispatcher:
                 fault = await self._prologue(method, scope, call)
                 if fault is not None and not fault.after_effect:
                     raise fault.error()
-                backend = self._gateway.backend
+                backend = self._gateway._domain
                 key = (method, call.request_id)
                 response = backend.replies.get(key) if idempotent else None
                 if response is None:

@@ -28,7 +28,7 @@ class Gateway(Protocol):
     """What an RPC sees of the fake (FakeScaiGrid is one)."""
 
     @property
-    def backend(self) -> FakeBackend: ...
+    def _domain(self) -> FakeBackend: ...
 
     token_interval: float
 
@@ -59,7 +59,7 @@ async def _replay_and_follow(
     """Yield ``items[after:]``, then each item appended later, until
     ``finished()`` (checked once all items are sent) or the stream is dropped.
     ``items[i]`` is numbered ``i + 1``, so ``after`` is the last number seen."""
-    backend = fake.backend
+    backend = fake._domain
     sent = after
     while True:
         _check_dropped(stream)
@@ -80,7 +80,7 @@ async def list_models(
     fake: Gateway, request: scaiinfer.ListModelsRequest
 ) -> scaiinfer.ListModelsResponse:
     return scaiinfer.ListModelsResponse(
-        models=fake.backend.inference.list_models(request.capability)
+        models=fake._domain.inference.list_models(request.capability)
     )
 
 
@@ -88,7 +88,7 @@ async def list_models(
 async def stream_inference(
     fake: Gateway, request: scaiinfer.InferenceRequest, stream: OpenStream
 ) -> AsyncIterator[scaiinfer.StreamInferenceResponse]:
-    backend = fake.backend
+    backend = fake._domain
     completion_id = "cmpl-" + secrets.token_hex(8)
     chunk = scaiinfer.StreamInferenceResponse
     index = 0
@@ -134,7 +134,7 @@ async def stream_inference(
 
 @rpc("InferenceService.Infer")
 async def infer(fake: Gateway, request: scaiinfer.InferRequest) -> scaiinfer.InferResponse:
-    tokens, finish, prompt_tokens = fake.backend.inference.reply(request)
+    tokens, finish, prompt_tokens = fake._domain.inference.reply(request)
     return scaiinfer.InferResponse(
         id="cmpl-" + secrets.token_hex(8),
         model=request.model,
@@ -150,14 +150,14 @@ async def infer(fake: Gateway, request: scaiinfer.InferRequest) -> scaiinfer.Inf
 
 @rpc("InferenceService.Embed")
 async def embed(fake: Gateway, request: scaiinfer.EmbedRequest) -> scaiinfer.EmbedResponse:
-    return fake.backend.inference.embed(request)
+    return fake._domain.inference.embed(request)
 
 
 @rpc("HeartbeatService.Heartbeat")
 async def heartbeat(
     fake: Gateway, request: scaiinfer.HeartbeatRequest
 ) -> scaiinfer.HeartbeatResponse:
-    return fake.backend.heartbeat.heartbeat(request)
+    return fake._domain.heartbeat.heartbeat(request)
 
 
 # -- scaimind.v1 --------------------------------------------------------------------
@@ -167,12 +167,12 @@ async def heartbeat(
 async def submit_job(
     fake: Gateway, request: scaimind.SubmitJobRequest
 ) -> scaimind.SubmitJobResponse:
-    return scaimind.SubmitJobResponse(job=fake.backend.coordinator.submit_job(request))
+    return scaimind.SubmitJobResponse(job=fake._domain.coordinator.submit_job(request))
 
 
 @rpc("CoordinatorService.GetJob")
 async def get_job(fake: Gateway, request: scaimind.GetJobRequest) -> scaimind.GetJobResponse:
-    return scaimind.GetJobResponse(job=fake.backend.coordinator.job(request.job_id).job)
+    return scaimind.GetJobResponse(job=fake._domain.coordinator.job(request.job_id).job)
 
 
 _MAX_PAGE = 1000
@@ -215,7 +215,7 @@ def _page(
 async def list_jobs(fake: Gateway, request: scaimind.ListJobsRequest) -> scaimind.ListJobsResponse:
     jobs = [
         entry.job
-        for entry in reversed(fake.backend.coordinator.jobs.values())
+        for entry in reversed(fake._domain.coordinator.jobs.values())
         if request.state == scaimind.JOB_STATE_UNSPECIFIED or entry.job.state == request.state
     ]
     page, token = _page(
@@ -228,15 +228,15 @@ async def list_jobs(fake: Gateway, request: scaimind.ListJobsRequest) -> scaimin
 async def cancel_job(
     fake: Gateway, request: scaimind.CancelJobRequest
 ) -> scaimind.CancelJobResponse:
-    return scaimind.CancelJobResponse(job=fake.backend.coordinator.cancel_job(request.job_id))
+    return scaimind.CancelJobResponse(job=fake._domain.coordinator.cancel_job(request.job_id))
 
 
 @rpc("CoordinatorService.StreamMetrics")
 async def stream_metrics(
     fake: Gateway, request: scaimind.StreamMetricsRequest, stream: OpenStream
 ) -> AsyncIterator[scaimind.StreamMetricsResponse]:
-    fake.backend.ledger.check_epoch(request.epoch, "after_step")
-    entry = fake.backend.coordinator.job(request.job_id)
+    fake._domain.ledger.check_epoch(request.epoch, "after_step")
+    entry = fake._domain.coordinator.job(request.job_id)
     points = _replay_and_follow(
         fake,
         stream,
@@ -252,14 +252,14 @@ async def stream_metrics(
 async def register_node(
     fake: Gateway, request: scaimind.RegisterNodeRequest
 ) -> scaimind.RegisterNodeResponse:
-    return scaimind.RegisterNodeResponse(node=fake.backend.cluster.register_node(request))
+    return scaimind.RegisterNodeResponse(node=fake._domain.cluster.register_node(request))
 
 
 @rpc("ClusterService.ListNodes")
 async def list_nodes(
     fake: Gateway, request: scaimind.ListNodesRequest
 ) -> scaimind.ListNodesResponse:
-    nodes = [fake.backend.cluster.nodes[k] for k in sorted(fake.backend.cluster.nodes)]
+    nodes = [fake._domain.cluster.nodes[k] for k in sorted(fake._domain.cluster.nodes)]
     page, token = _page(
         nodes, lambda node: node.node_id, request.page_size, request.page_token, "nodes"
     )
@@ -270,7 +270,7 @@ async def list_nodes(
 async def allocate_gpus(
     fake: Gateway, request: scaimind.AllocateGPUsRequest
 ) -> scaimind.AllocateGPUsResponse:
-    return scaimind.AllocateGPUsResponse(allocation=fake.backend.cluster.allocate_gpus(request))
+    return scaimind.AllocateGPUsResponse(allocation=fake._domain.cluster.allocate_gpus(request))
 
 
 @rpc("ClusterService.ReleaseGPUs")
@@ -278,7 +278,7 @@ async def release_gpus(
     fake: Gateway, request: scaimind.ReleaseGPUsRequest
 ) -> scaimind.ReleaseGPUsResponse:
     return scaimind.ReleaseGPUsResponse(
-        allocation=fake.backend.cluster.release_gpus(request.allocation_id)
+        allocation=fake._domain.cluster.release_gpus(request.allocation_id)
     )
 
 
@@ -289,13 +289,13 @@ async def release_gpus(
 async def invoke_core(
     fake: Gateway, request: scaicore.InvokeCoreRequest
 ) -> scaicore.InvokeCoreResponse:
-    return fake.backend.core_runtime.invoke_core(request)
+    return fake._domain.core_runtime.invoke_core(request)
 
 
 @rpc("CoreRuntimeService.GetCore")
 async def get_core(fake: Gateway, request: scaicore.GetCoreRequest) -> scaicore.GetCoreResponse:
     return scaicore.GetCoreResponse(
-        instance=fake.backend.core_runtime.core(request.core_id).instance
+        instance=fake._domain.core_runtime.core(request.core_id).instance
     )
 
 
@@ -304,7 +304,7 @@ async def passivate_core(
     fake: Gateway, request: scaicore.PassivateCoreRequest
 ) -> scaicore.PassivateCoreResponse:
     return scaicore.PassivateCoreResponse(
-        instance=fake.backend.core_runtime.passivate_core(request.core_id)
+        instance=fake._domain.core_runtime.passivate_core(request.core_id)
     )
 
 
@@ -313,7 +313,7 @@ async def restore_core(
     fake: Gateway, request: scaicore.RestoreCoreRequest
 ) -> scaicore.RestoreCoreResponse:
     return scaicore.RestoreCoreResponse(
-        instance=fake.backend.core_runtime.restore_core(request.core_id)
+        instance=fake._domain.core_runtime.restore_core(request.core_id)
     )
 
 
@@ -321,8 +321,8 @@ async def restore_core(
 async def stream_events(
     fake: Gateway, request: scaicore.StreamEventsRequest, stream: OpenStream
 ) -> AsyncIterator[scaicore.StreamEventsResponse]:
-    fake.backend.ledger.check_epoch(request.epoch, "after_sequence")
-    core = fake.backend.core_runtime.core(request.core_id)
+    fake._domain.ledger.check_epoch(request.epoch, "after_sequence")
+    core = fake._domain.core_runtime.core(request.core_id)
     async for event in _replay_and_follow(fake, stream, core.events, request.after_sequence):
         yield event
 

@@ -288,7 +288,7 @@ class FakeScaiGrid(FakeControls):
     def epoch(self) -> str:
         """The history epoch events and metric points carry now; ``reset()``
         and ``restart(keep_state=False)`` start a new one."""
-        return self._in_loop(lambda: self.backend.epoch)
+        return self._in_loop(lambda: self._domain.epoch)
 
     def _in_loop(self, fn: Callable[[], _T]) -> _T:
         """Run ``fn`` on the server's loop (it touches loop-bound state)."""
@@ -513,10 +513,10 @@ class FakeScaiGrid(FakeControls):
     def state(self) -> FakeState:
         """A read-only snapshot: models, jobs, metrics, nodes, allocations,
         cores, events, invocations and heartbeats."""
-        return self._in_loop(lambda: state_of(self.backend.tables))
+        return self._in_loop(lambda: state_of(self._domain.tables))
 
     @property
-    def backend(self) -> FakeBackend:
+    def _domain(self) -> FakeBackend:
         if self._backend is None:
             raise RuntimeError(_NOT_RUNNING)
         return self._backend

@@ -186,7 +186,7 @@ def _banner(args: argparse.Namespace, fake: FakeScaiGrid) -> list[str]:
     epoch = fake.epoch
     if args.state_dir is None:
         lines.append(f"state: in memory, new (epoch {epoch})")
-    elif fake.backend.restored:
+    elif fake._domain.restored:
         lines.append(f"state: restored from {args.state_dir} (epoch {epoch})")
     else:
         lines.append(f"state: new in {args.state_dir} (epoch {epoch})")
