@@ -228,7 +228,7 @@ class CallLoop(BaseTransport):
         if unknown:
             raise unknown_options(method, unknown)
         state = self.stream_state(method, timeout, request_id, metadata, retry, idle_timeout)
-        return ServerStream(StreamFlow(self, state, request, resume, idle_timeout))
+        return ServerStream._over(StreamFlow(self, state, request, resume, idle_timeout))
 
 
 class StreamFlow(flavour.FlowBase[Req, Resp]):
@@ -339,10 +339,23 @@ class ServerStream(ServerStreamBase[Resp]):
 
     __slots__ = ()
     _flow: StreamFlow[Any, Resp]
+    _messages: AsyncGenerator[Resp, None] | None
 
-    def __init__(self, flow: StreamFlow[Any, Resp]) -> None:
-        self._flow = flow
-        self._messages: AsyncGenerator[Resp, None] | None = None
+    def __init__(self) -> None:
+        """Not made by hand: the streaming methods return one.
+
+        Raises:
+            TypeError: always.
+        """
+        raise TypeError("a ServerStream is returned by a streaming method, not made by hand")
+
+    @classmethod
+    def _over(cls, flow: StreamFlow[Any, Resp]) -> ServerStream[Resp]:
+        """The handle of ``flow``."""
+        stream = cls.__new__(cls)
+        stream._flow = flow
+        stream._messages = None
+        return stream
 
     def __aiter__(self) -> AsyncIterator[Resp]:
         # `async for` iterates the generator itself: no extra call per message.

@@ -27,21 +27,41 @@ class Pager(Generic[Item]):
     goes to the first. ``aclose()`` stops before the next page.
     """
 
-    def __init__(
-        self,
+    _transport: Any
+    _method: Method[Any, Any]
+    _request: _message.Message
+    _items_field: str
+    _options: dict[str, Any]
+    _closed: bool
+    _started: bool
+
+    def __init__(self) -> None:
+        """Not made by hand: ``iter_jobs()`` and ``iter_nodes()`` return one.
+
+        Raises:
+            TypeError: always.
+        """
+        raise TypeError("a Pager is returned by iter_jobs() and iter_nodes(), not made by hand")
+
+    @classmethod
+    def _walk(
+        cls,
         transport: Any,
         method: Method[Any, Any],
         request: _message.Message,
         items_field: str,
         options: dict[str, Any],
-    ) -> None:
-        self._transport = transport
-        self._method = method
-        self._request = request
-        self._items_field = items_field
-        self._options = options
-        self._closed = False
-        self._started = False
+    ) -> Pager[Any]:
+        """The pager of ``method``'s pages of ``request``, items in ``items_field``."""
+        pager = cls.__new__(cls)
+        pager._transport = transport
+        pager._method = method
+        pager._request = request
+        pager._items_field = items_field
+        pager._options = options
+        pager._closed = False
+        pager._started = False
+        return pager
 
     def __repr__(self) -> str:
         return f"Pager({self._method.python_name}, closed={self._closed})"

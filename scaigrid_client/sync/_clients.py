@@ -708,7 +708,7 @@ class CoordinatorClient(_Client):
         """``page_size`` 0: the gateway's own page size."""
         wanted = 0 if state is None else enum_value(state, scaimind.JobState, "state")
         request = scaimind.ListJobsRequest(state=wanted, page_size=page_size)  # type: ignore[arg-type]
-        return Pager(self._transport, LIST_JOBS, request, "jobs", self._options(options))
+        return Pager._walk(self._transport, LIST_JOBS, request, "jobs", self._options(options))
 
     def cancel_job(self, job_id: str, **options: Unpack[CallOptions]) -> scaimind.Job:
         """Stop a queued or running job. Safe to retry.
@@ -858,7 +858,7 @@ class ClusterClient(_Client):
     def _nodes(self, page_size: int, options: dict[str, Any]) -> Pager[scaimind.Node]:
         """``page_size`` 0: the gateway's own page size."""
         request = scaimind.ListNodesRequest(page_size=page_size)
-        return Pager(self._transport, LIST_NODES, request, "nodes", self._options(options))
+        return Pager._walk(self._transport, LIST_NODES, request, "nodes", self._options(options))
 
     def allocate_gpus(
         self, *, job_id: str, count: int, gpu_type: str = "", **options: Unpack[CallOptions]

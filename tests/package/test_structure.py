@@ -17,6 +17,16 @@ GENERATED = {"sync/_clients.py", "sync/_call_loop.py", "sync/_pager.py", "sync/_
 MAX_FUNCTION, MAX_CLASS, MAX_MODULE = 80, 400, 700
 
 
+def _parse(text: str) -> ast.Module:
+    """ast.parse, once more if CPython 3.11's parser trips over another
+    thread parsing at the same moment (gh-106905: "AST constructor recursion
+    depth mismatch"; a worker's threads may import, and so parse, meanwhile)."""
+    try:
+        return ast.parse(text)
+    except SystemError:
+        return ast.parse(text)
+
+
 def _modules() -> dict[str, pathlib.Path]:
     found = {}
     for path in PACKAGE.rglob("*.py"):
@@ -34,7 +44,7 @@ def _imports(name: str, path: pathlib.Path, known: set[str]) -> set[str]:
     """The package's modules ``name`` imports, at the top or inside a
     function (a lazy import still ties the two modules together).
     TYPE_CHECKING-only imports are left out: they are not run."""
-    tree = ast.parse(path.read_text())
+    tree = _parse(path.read_text())
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     skipped: set[int] = set()
     for node in ast.walk(tree):
@@ -93,7 +103,7 @@ def _docstring_lines(tree: ast.AST) -> set[int]:
 
 def _too_big(relative: str, text: str) -> list[str]:
     found = []
-    tree = ast.parse(text)
+    tree = _parse(text)
     docs = _docstring_lines(tree)
     lines = len(text.splitlines()) - len(docs)
     if lines > MAX_MODULE:
