@@ -176,8 +176,8 @@ class RawResponse(Generic[T]):
 
 
 def call_details(options: Mapping[str, Any]) -> CallInfo | None:
-    """Where a unary call's details go: raw_response()'s capture, or the
-    deprecated ``call_info=`` out-parameter."""
+    """The deprecated ``call_info=`` out-parameter, if given (with its
+    warning); raw_response()'s capture is read by the call loop itself."""
     if "call_info" in options:
         warnings.warn(
             "call_info= is deprecated and goes in 2.0: use raw_response(method, ...), "
@@ -186,7 +186,7 @@ def call_details(options: Mapping[str, Any]) -> CallInfo | None:
             stacklevel=4,
         )
         return options["call_info"]  # type: ignore[no-any-return]
-    return CAPTURE.get()
+    return None
 
 
 # What the methods that are not one unary call return (as annotated).

@@ -30,6 +30,7 @@ import grpc
 from scaigrid_client import _aio as flavour, errors
 from scaigrid_client._base import BaseTransport
 from scaigrid_client._call import (
+    CAPTURE,
     NOT_GIVEN,
     CallInfo,
     CallState,
@@ -77,6 +78,8 @@ class CallLoop(BaseTransport):
     ) -> Resp:
         if unknown:
             raise unknown_options(method, unknown)
+        if call_info is None:
+            call_info = CAPTURE.get()  # raw_response() wants this call's details
         state = self.new_state(method, timeout, request_id, metadata, retry)
         self.observe(state)
         try:

@@ -17,6 +17,7 @@ from scaigrid_client import errors
 from scaigrid_client.sync import _blocking as flavour
 from scaigrid_client._base import BaseTransport
 from scaigrid_client._call import (
+    CAPTURE,
     NOT_GIVEN,
     CallInfo,
     CallState,
@@ -64,6 +65,8 @@ class CallLoop(BaseTransport):
     ) -> Resp:
         if unknown:
             raise unknown_options(method, unknown)
+        if call_info is None:
+            call_info = CAPTURE.get()  # raw_response() wants this call's details
         state = self.new_state(method, timeout, request_id, metadata, retry)
         self.observe(state)
         try:

@@ -20,6 +20,7 @@ from typing_extensions import Self, Unpack
 from scaigrid_client import errors
 from scaigrid_client._auth import SyncTokenSource as TokenSource
 from scaigrid_client._call import (
+    CAPTURE,
     NOT_GIVEN,
     CallInfo,
     MetadataArg,
@@ -417,7 +418,7 @@ class InferenceClient(_Client):
         )
         if seed is not None:
             request.seed = _at_least(seed, 0, "seed")
-        info = call_details(options) or CallInfo()
+        info = call_details(options) or CAPTURE.get() or CallInfo()
         response = self._unary(INFER, request, options, info)
         return ChatReply(
             content=response.message.content,
@@ -460,7 +461,7 @@ class InferenceClient(_Client):
         for i, text in enumerate(inputs):
             _text(text, f"inputs[{i}]")
         request = scaiinfer.EmbedRequest(model=_text(model, "model"), inputs=list(inputs))
-        info = call_details(options) or CallInfo()
+        info = call_details(options) or CAPTURE.get() or CallInfo()
         response = self._unary(EMBED, request, options, info)
         return Embeddings._of(response, info)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import warnings
+from typing import Any
 
 import grpc
 import pytest
@@ -20,6 +21,7 @@ from scaigrid_client import (
     sync,
 )
 from scaigrid_client.testing import FakeScaiGrid
+from tests.support import flavours
 
 FAST = RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
 OMNI = "scailabs/poolnoodle-omni"
@@ -64,6 +66,19 @@ async def test_async_metadata_round_trips_and_chat_reply(fake: FakeScaiGrid) -> 
         assert isinstance(reply.result, ChatReply)
         assert reply.result.request_id == reply.request_id != ""
         assert reply.result.attempts == reply.attempts == 1
+
+
+@pytest.mark.asyncio
+async def test_list_methods_give_the_last_pages_call(fake: FakeScaiGrid, grid: Any) -> None:
+    """list_jobs and list_nodes read pages through a pager: the details are
+    still there (those of the call that read the last page), in both flavours."""
+    fake.fail("CoordinatorService.ListJobs", grpc.StatusCode.UNAVAILABLE, times=2)
+    jobs = await flavours.raw_response(grid, "coordinator.list_jobs", request_id="lj-1")
+    assert isinstance(jobs.result, list)
+    assert (jobs.request_id, jobs.attempts) == ("lj-1", 3)
+    assert dict(jobs.initial_metadata)["x-request-id"] == "lj-1"
+    nodes = await flavours.raw_response(grid, "cluster.list_nodes")
+    assert nodes.request_id and nodes.attempts == 1
 
 
 @pytest.mark.asyncio

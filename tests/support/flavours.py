@@ -118,3 +118,16 @@ def client(flavour: str, cls: str, *args: Any, **kwargs: Any) -> Any:
 
 def is_async(grid: object) -> bool:
     return isinstance(grid, ScaiGrid)
+
+
+async def raw_response(grid: Any, path: str, *args: Any, **kwargs: Any) -> Any:
+    """``raw_response`` of the method at ``path`` ("coordinator.list_jobs") of
+    either flavour's client (the sync one's real method, in a thread)."""
+    import scaigrid_client
+
+    owner = grid if is_async(grid) else grid.client
+    for name in path.split("."):
+        owner = getattr(owner, name)
+    if is_async(grid):
+        return await scaigrid_client.raw_response(owner, *args, **kwargs)
+    return await asyncio.to_thread(sync_sdk.raw_response, owner, *args, **kwargs)
