@@ -40,29 +40,42 @@ class RewriteAuthorization(grpc.aio.UnaryUnaryClientInterceptor):
         return await continuation(details._replace(metadata=grpc.aio.Metadata(*pairs)), request)
 
 
-class LastCall(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
+class LastCall:
     """Remembers the RPC last started (``Service.Method``), so that a call
-    failing where a case expected success is named in its detail."""
+    failing where a case expected success is named in its detail. Give the
+    channel its `interceptors` (one per call kind: grpc.aio files an
+    interceptor under the first kind it is an instance of)."""
 
     def __init__(self) -> None:
         self.method = ""
+        self.interceptors: list[Any] = [_NoteUnary(self), _NoteStream(self)]
 
-    def _note(self, details: Any) -> None:
+    def note(self, details: Any) -> None:
         path = details.method
         path = path.decode() if isinstance(path, bytes) else str(path)
         service, _, method = path.strip("/").partition("/")
         self.method = f"{service.rpartition('.')[2]}.{method}"
 
+
+class _NoteUnary(grpc.aio.UnaryUnaryClientInterceptor):
+    def __init__(self, last: LastCall) -> None:
+        self.last = last
+
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], details: Any, request: Any
     ) -> Any:
-        self._note(details)
+        self.last.note(details)
         return await continuation(details, request)
+
+
+class _NoteStream(grpc.aio.UnaryStreamClientInterceptor):
+    def __init__(self, last: LastCall) -> None:
+        self.last = last
 
     async def intercept_unary_stream(
         self, continuation: Callable[..., Any], details: Any, request: Any
     ) -> Any:
-        self._note(details)
+        self.last.note(details)
         return await continuation(details, request)
 
 

@@ -152,6 +152,25 @@ def test_only_runs_the_cases_named(standalone: FakeWithControl, tmp_path: pathli
     assert "auth_missing_token" in usage  # it lists the cases there are
 
 
+def test_a_failed_stream_is_named_in_the_detail(
+    standalone: FakeWithControl, tmp_path: pathlib.Path
+) -> None:
+    """The RPC named in a failure's detail is the stream that failed, not the
+    last unary call before it."""
+    import httpx
+
+    httpx.post(
+        f"{standalone.control}/fail",
+        json={"method": "InferenceService.StreamInference", "status": "internal", "times": 5},
+    ).raise_for_status()
+    path = tmp_path / "stream.json"
+    target = standalone.gateway.target
+    args = ("--plaintext", "--allow-writes", "--report", str(path))
+    conformance(target, *args, "--only", "heartbeat_ack", "stream_first_chunk", code=1)
+    detail = details(json.loads(path.read_text()))["stream_first_chunk"]
+    assert detail.startswith("InferenceService.StreamInference: expected OK, got INTERNAL"), detail
+
+
 def test_a_report_path_that_cannot_be_written(standalone: FakeWithControl) -> None:
     missing = "/nonexistent-conformance-dir/report.json"
     usage = conformance(standalone.gateway.target, "--plaintext", "--report", missing, code=2)

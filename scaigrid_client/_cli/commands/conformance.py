@@ -117,7 +117,7 @@ async def run(args: argparse.Namespace, grid: ScaiGrid, out: Output) -> int:
 
     await _probe(grid)
     last_call = LastCall()
-    async with connect(interceptors=[last_call]) as recorded:
+    async with connect(interceptors=last_call.interceptors) as recorded:
         ctx = Context(
             recorded,
             connect,
