@@ -5,8 +5,9 @@ Each member equals its protobuf value (``FinishReason.STOP ==
 scaiinfer.FINISH_REASON_STOP``) and its ``.name`` is the short name that
 `scaigrid_client.to_dict` prints. The SDK's own result types use them
 (``ChatReply.finish_reason``); raw messages keep protobuf's ints. Each
-``<Enum>Name`` is the short names in lower case, as a ``Literal``: the type of
-an enum argument given by name (``list_jobs(state="running")``).
+``<Enum>Name`` is a ``Literal`` of the names an enum argument takes: the short
+name in lower or upper case and the full name (``list_jobs(state="running")``,
+``"RUNNING"``, ``"JOB_STATE_RUNNING"``). At run time any case is taken.
 """
 
 from __future__ import annotations
@@ -42,7 +43,20 @@ class NodeHealth(enum.IntEnum):
     DRAINING = 4
 
 
-NodeHealthName = Literal["healthy", "degraded", "unhealthy", "draining"]
+NodeHealthName = Literal[
+    "healthy",
+    "HEALTHY",
+    "NODE_HEALTH_HEALTHY",
+    "degraded",
+    "DEGRADED",
+    "NODE_HEALTH_DEGRADED",
+    "unhealthy",
+    "UNHEALTHY",
+    "NODE_HEALTH_UNHEALTHY",
+    "draining",
+    "DRAINING",
+    "NODE_HEALTH_DRAINING",
+]
 
 
 class ResponseFormat(enum.IntEnum):
@@ -53,7 +67,14 @@ class ResponseFormat(enum.IntEnum):
     BINARY = 2
 
 
-ResponseFormatName = Literal["text", "binary"]
+ResponseFormatName = Literal[
+    "text",
+    "TEXT",
+    "RESPONSE_FORMAT_TEXT",
+    "binary",
+    "BINARY",
+    "RESPONSE_FORMAT_BINARY",
+]
 
 
 class FinishReason(enum.IntEnum):
@@ -64,7 +85,14 @@ class FinishReason(enum.IntEnum):
     LENGTH = 2
 
 
-FinishReasonName = Literal["stop", "length"]
+FinishReasonName = Literal[
+    "stop",
+    "STOP",
+    "FINISH_REASON_STOP",
+    "length",
+    "LENGTH",
+    "FINISH_REASON_LENGTH",
+]
 
 
 class Capability(enum.IntEnum):
@@ -75,7 +103,14 @@ class Capability(enum.IntEnum):
     EMBEDDINGS = 2
 
 
-CapabilityName = Literal["chat", "embeddings"]
+CapabilityName = Literal[
+    "chat",
+    "CHAT",
+    "CAPABILITY_CHAT",
+    "embeddings",
+    "EMBEDDINGS",
+    "CAPABILITY_EMBEDDINGS",
+]
 
 
 class JobState(enum.IntEnum):
@@ -89,7 +124,23 @@ class JobState(enum.IntEnum):
     CANCELLED = 5
 
 
-JobStateName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+JobStateName = Literal[
+    "queued",
+    "QUEUED",
+    "JOB_STATE_QUEUED",
+    "running",
+    "RUNNING",
+    "JOB_STATE_RUNNING",
+    "succeeded",
+    "SUCCEEDED",
+    "JOB_STATE_SUCCEEDED",
+    "failed",
+    "FAILED",
+    "JOB_STATE_FAILED",
+    "cancelled",
+    "CANCELLED",
+    "JOB_STATE_CANCELLED",
+]
 
 
 class CoreState(enum.IntEnum):
@@ -100,7 +151,14 @@ class CoreState(enum.IntEnum):
     PASSIVATED = 2
 
 
-CoreStateName = Literal["active", "passivated"]
+CoreStateName = Literal[
+    "active",
+    "ACTIVE",
+    "CORE_STATE_ACTIVE",
+    "passivated",
+    "PASSIVATED",
+    "CORE_STATE_PASSIVATED",
+]
 
 
 class EventType(enum.IntEnum):
@@ -113,4 +171,17 @@ class EventType(enum.IntEnum):
     RESTORED = 4
 
 
-EventTypeName = Literal["activated", "invoked", "passivated", "restored"]
+EventTypeName = Literal[
+    "activated",
+    "ACTIVATED",
+    "EVENT_TYPE_ACTIVATED",
+    "invoked",
+    "INVOKED",
+    "EVENT_TYPE_INVOKED",
+    "passivated",
+    "PASSIVATED",
+    "EVENT_TYPE_PASSIVATED",
+    "restored",
+    "RESTORED",
+    "EVENT_TYPE_RESTORED",
+]

@@ -26,8 +26,9 @@ Each member equals its protobuf value (``FinishReason.STOP ==
 scaiinfer.FINISH_REASON_STOP``) and its ``.name`` is the short name that
 `scaigrid_client.to_dict` prints. The SDK's own result types use them
 (``ChatReply.finish_reason``); raw messages keep protobuf's ints. Each
-``<Enum>Name`` is the short names in lower case, as a ``Literal``: the type of
-an enum argument given by name (``list_jobs(state="running")``).
+``<Enum>Name`` is a ``Literal`` of the names an enum argument takes: the short
+name in lower or upper case and the full name (``list_jobs(state="running")``,
+``"RUNNING"``, ``"JOB_STATE_RUNNING"``). At run time any case is taken.
 """
 
 from __future__ import annotations
@@ -56,9 +57,17 @@ def render() -> str:
                 members = "\n".join(
                     f"    {short} = {number}" for number, short in sorted(names.items())
                 )
-                literal = ", ".join(
-                    f'"{short.lower()}"' for number, short in sorted(names.items()) if number
-                )
+                spellings = [
+                    spelling
+                    for number, short in sorted(names.items())
+                    if number
+                    for spelling in (
+                        short.lower(),
+                        short,
+                        enum_type.values_by_number[number].name,
+                    )
+                ]
+                literal = "".join(f'\n    "{spelling}",' for spelling in spellings) + "\n"
                 classes[enum_type.name] = (
                     f"class {enum_type.name}(enum.IntEnum):\n"
                     f'    """``{enum_type.full_name}``."""\n\n{members}\n\n\n'

@@ -36,6 +36,9 @@ async def user(grid: ScaiGrid) -> None:
     print(job.state, job.stat)  # error
     await grid.coordinator.list_jobs(state="runing")  # error
     await grid.coordinator.list_jobs(state="running")
+    await grid.coordinator.list_jobs(state="RUNNING")
+    await grid.coordinator.list_jobs(state="JOB_STATE_RUNNING")
+    await grid.heartbeat.heartbeat(node_id="n", health="NODE_HEALTH_DRAINING")
     events: ServerStream[scaicore.StreamEventsResponse] = grid.core.stream_events("c")
     async for event in events:
         print(event.sequence, event.sequense)  # error

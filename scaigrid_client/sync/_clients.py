@@ -305,7 +305,7 @@ class InferenceClient(_Client):
                 ``metadata``, ``retry``.
 
         Returns:
-            The models (``id``, ``capabilities``, ``context_window``, ...).
+            The models (``id``, ``capabilities``, ``context_length``, ...).
 
         Raises:
             errors.ScaiGridError: the call failed; the subclass names why
@@ -878,7 +878,7 @@ class ClusterClient(_Client):
                 ``metadata``, ``retry``.
 
         Returns:
-            The ``Allocation`` (``id``, ``node_id``, ``gpu_indexes``, ...).
+            The ``Allocation`` (``id``, ``count``, ``assignments``: node and GPU indices).
 
         Raises:
             errors.InsufficientGPUsError: not enough free GPUs.
