@@ -40,6 +40,33 @@ def test_quickstart_sync_streams_a_reply() -> None:
     assert "request id" in out
 
 
+def test_sse_endpoint_streams_events() -> None:
+    pytest.importorskip("starlette", reason="the dev extra's starlette")
+    out = run("sse_endpoint.py")
+    assert "200 text/event-stream" in out
+    assert out.count('data: "') >= 2  # the reply, chunk by chunk
+    assert "event: done" in out
+
+
+def test_flask_view_answers_and_maps_errors() -> None:
+    pytest.importorskip("flask", reason="the dev extra's flask")
+    out = run("flask_view.py")
+    assert "GET /models: ['scailabs/embed-small'" in out
+    assert "POST /summarize: 200 " in out
+    assert "gateway draining: 503 " in out and "'code': 'service_draining'" in out
+
+
+def test_deadlines_and_cancellation() -> None:
+    out = run("deadlines.py")
+    assert (
+        "deadline: the call's deadline of 0.5 s ran out after 1 attempt (timeout= of this call)"
+        in out
+    )
+    assert "raw_response: 3 models, my-trace-42, 1 attempt" in out
+    assert "cancelled after " in out
+    assert "the gateway saw x-tenant: acme" in out
+
+
 def test_telemetry_exports_one_span_per_call() -> None:
     pytest.importorskip("opentelemetry.sdk")
     out = run("telemetry.py")
