@@ -67,6 +67,20 @@ def test_deadlines_and_cancellation() -> None:
     assert "the gateway saw x-tenant: acme" in out
 
 
+def test_retries_backoff_pushback_idempotency_budget() -> None:
+    out = run("retries.py")
+    assert "attempt 2 of 5 failed with UNAVAILABLE; next in 0.30s" in out  # the pushback
+    assert "list_models: 3 models, after two retries" in out
+    assert "jobs on the gateway: 1" in out
+    assert "not retried: the client's retry budget is spent" in out
+
+
+def test_workers_make_their_own_clients() -> None:
+    out = run("workers.py")
+    assert "'fourth' -> 384 dimensions" in out
+    assert "4 tasks on " in out
+
+
 def test_telemetry_exports_one_span_per_call() -> None:
     pytest.importorskip("opentelemetry.sdk")
     out = run("telemetry.py")
