@@ -96,6 +96,14 @@ def test_tail_events_resumes_without_gaps() -> None:
     assert "resuming CoreRuntimeService.StreamEvents" in out
 
 
+def test_cursors_continue_and_notice_a_reset() -> None:
+    out = run("cursors.py")
+    second = out.split("second run, from the cursor:")[1].split("third run")[0]
+    assert [line.split()[0] for line in second.strip().splitlines()] == ["#3", "#4"]
+    assert "HistoryResetError (history_reset)" in out
+    assert out.rstrip().splitlines()[-1].startswith("  #1 ")
+
+
 def test_train_and_watch_follows_to_success() -> None:
     out = run("train_and_watch.py", "--steps", "5")
     assert "step    5/5" in out
@@ -109,6 +117,14 @@ def test_heartbeat_agent_rides_out_failures() -> None:
     failed = int(out.split("failed: ")[1].split()[0])
     assert failed == 2  # six injected faults: two heartbeats of three attempts each
     assert sent >= 2  # one before the outage at least, one after it
+
+
+def test_gpu_nodes_allocates_once_and_releases() -> None:
+    out = run("gpu_nodes.py")
+    assert "alloc-000001: gpu-02 GPUs [0, 1]" in out
+    assert "(the gateway saw 2 attempts and made one allocation)" in out
+    assert "InsufficientGPUsError (insufficient_gpus)" in out
+    assert "free after releasing: 16" in out
 
 
 def test_mtls() -> None:
