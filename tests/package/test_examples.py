@@ -40,6 +40,47 @@ def test_quickstart_sync_streams_a_reply() -> None:
     assert "request id" in out
 
 
+def test_sse_endpoint_streams_events() -> None:
+    pytest.importorskip("starlette", reason="the dev extra's starlette")
+    out = run("sse_endpoint.py")
+    assert "200 text/event-stream" in out
+    assert out.count('data: "') >= 2  # the reply, chunk by chunk
+    assert "event: done" in out
+
+
+def test_flask_view_answers_and_maps_errors() -> None:
+    pytest.importorskip("flask", reason="the dev extra's flask")
+    out = run("flask_view.py")
+    assert "GET /models: ['scailabs/embed-small'" in out
+    assert "POST /summarize: 200 " in out
+    assert "gateway draining: 503 " in out and "'code': 'service_draining'" in out
+
+
+def test_deadlines_and_cancellation() -> None:
+    out = run("deadlines.py")
+    assert (
+        "deadline: the call's deadline of 0.5 s ran out after 1 attempt (timeout= of this call)"
+        in out
+    )
+    assert "raw_response: 3 models, my-trace-42, 1 attempt" in out
+    assert "cancelled after " in out
+    assert "the gateway saw x-tenant: acme" in out
+
+
+def test_retries_backoff_pushback_idempotency_budget() -> None:
+    out = run("retries.py")
+    assert "attempt 2 of 5 failed with UNAVAILABLE; next in 0.30s" in out  # the pushback
+    assert "list_models: 3 models, after two retries" in out
+    assert "jobs on the gateway: 1" in out
+    assert "not retried: the client's retry budget is spent" in out
+
+
+def test_workers_make_their_own_clients() -> None:
+    out = run("workers.py")
+    assert "'fourth' -> 384 dimensions" in out
+    assert "4 tasks on " in out
+
+
 def test_telemetry_exports_one_span_per_call() -> None:
     pytest.importorskip("opentelemetry.sdk")
     out = run("telemetry.py")
@@ -55,6 +96,14 @@ def test_tail_events_resumes_without_gaps() -> None:
     assert "resuming CoreRuntimeService.StreamEvents" in out
 
 
+def test_cursors_continue_and_notice_a_reset() -> None:
+    out = run("cursors.py")
+    second = out.split("second run, from the cursor:")[1].split("third run")[0]
+    assert [line.split()[0] for line in second.strip().splitlines()] == ["#3", "#4"]
+    assert "HistoryResetError (history_reset)" in out
+    assert out.rstrip().splitlines()[-1].startswith("  #1 ")
+
+
 def test_train_and_watch_follows_to_success() -> None:
     out = run("train_and_watch.py", "--steps", "5")
     assert "step    5/5" in out
@@ -68,6 +117,14 @@ def test_heartbeat_agent_rides_out_failures() -> None:
     failed = int(out.split("failed: ")[1].split()[0])
     assert failed == 2  # six injected faults: two heartbeats of three attempts each
     assert sent >= 2  # one before the outage at least, one after it
+
+
+def test_gpu_nodes_allocates_once_and_releases() -> None:
+    out = run("gpu_nodes.py")
+    assert "alloc-000001: gpu-02 GPUs [0, 1]" in out
+    assert "(the gateway saw 2 attempts and made one allocation)" in out
+    assert "InsufficientGPUsError (insufficient_gpus)" in out
+    assert "free after releasing: 16" in out
 
 
 def test_mtls() -> None:

@@ -179,7 +179,7 @@ def _grpcio_at_least(major: int, minor: int) -> bool:
 @pytest.mark.skipif(
     not _grpcio_at_least(1, 85),
     reason="grpcio < 1.85 itself may abort or hang the process that forks, whatever the "
-    "SDK does (seen with 1.70; README: Processes, prefer spawn there)",
+    "SDK does (seen with 1.70; docs/guides/operations.md: Processes, prefer spawn there)",
 )
 def test_forked_children_never_hang() -> None:
     script = str(SCRIPTS / "fork_child.py")
