@@ -146,8 +146,12 @@ class FakeScaiGrid(FakeControls):
         self.token: str = token or "sgst_" + secrets.token_hex(16)
         """A service token valid for every scope, that never expires."""
         self.tls = tls
+        """Whether it serves TLS (as given; read when it starts)."""
         self.require_client_cert = require_client_cert
+        """Whether it is mTLS (as given; read when it starts)."""
         self.token_interval = token_interval
+        """Seconds between streamed chat tokens; a change applies to the
+        replies that start after it."""
         self._tls = TLSMaterial(pathlib.Path(tls_dir) if tls_dir is not None else None)
         if not min_ping_interval > 0:
             raise ValueError(
@@ -168,6 +172,8 @@ class FakeScaiGrid(FakeControls):
         self._faults = Faults()
         self._journal = CallJournal(max_calls)
         self.record_responses = record_responses
+        """Whether calls keep their responses (``Call.responses``); a change
+        applies to the messages sent after it."""
         self._dispatch = Dispatcher(self, self._journal, self._tokens, self._faults)
         # What each start (and reset) builds the state with.
         self._new_backend = functools.partial(
