@@ -27,6 +27,9 @@ class SecretVolume:
 
     Args:
         directory: where the volume is (made, with its parents, if missing).
+
+    Raises:
+        OSError: the directory cannot be made.
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
