@@ -129,9 +129,13 @@ class CallInfo:
     `raw_response()`, which returns them with the result."""
 
     request_id: str | None = None
+    """The ``x-request-id`` every attempt carried (None until the call ends)."""
     attempts: int = 0
+    """Attempts the call took (0 until it ends)."""
     initial_metadata: Metadata = ()
+    """The gateway's response headers, as (key, value) pairs."""
     trailing_metadata: Metadata = ()
+    """The gateway's trailers, as (key, value) pairs."""
 
 
 # Where raw_response() wants the details of the unary call it makes; the

@@ -68,10 +68,13 @@ class StreamOptions(TypedDict, total=False):
     """Per-call options every streaming method takes."""
 
     request_id: str
+    """The ``x-request-id``; default a fresh one. Every retry and resume of
+    the stream carries it."""
     timeout: float | None
     """Deadline in seconds for the whole stream; left out or None: none
     (streams run for as long as they are read; see ``idle_timeout``)."""
     metadata: MetadataArg
+    """Extra metadata to send (on every retry and resume)."""
     retry: RetryPolicy
     """This stream's retry policy (retries before its first message, and
     resumes), instead of the client's."""
@@ -296,8 +299,11 @@ class ChatReply:
     (``.name == "STOP"``, equal to ``scaiinfer.FINISH_REASON_STOP``), or
     the bare number of a reason newer than this SDK."""
     usage: scaiinfer.Usage
+    """Tokens the prompt and the reply took."""
     model: str
+    """The model that answered."""
     id: str
+    """The reply's id, as the gateway gave it."""
     response: scaiinfer.InferResponse
     """The raw response."""
     request_id: str = ""

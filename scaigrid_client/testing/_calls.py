@@ -21,12 +21,16 @@ class Call:
     method: str
     """``Service.Method``."""
     request: _message.Message
+    """The request message (of the method's request type)."""
     metadata: dict[str, str | bytes]
     """The invocation metadata; for a repeated key, the last value."""
     request_id: str
+    """The call's ``x-request-id``, or the one the fake made up when it
+    carried none; every retry of a call carries the same one."""
     started: float
     """``time.time()`` when the attempt arrived."""
     ended: float | None = None
+    """``time.time()`` when the attempt ended; None while the call is open."""
     status: grpc.StatusCode | None = None
     """The final status; None while the call is open."""
     code: str | None = None

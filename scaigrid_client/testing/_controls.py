@@ -99,6 +99,7 @@ class FakeControls:
                 is not a positive int or more than the steps left.
             TypeError: ``job_id`` is not a str, or ``metrics`` not a mapping of
                 str to numbers.
+            RuntimeError: The fake is not running.
         """
         return _copy(
             self._in_loop(lambda: self._domain.coordinator.step_job(job_id, steps, metrics))
@@ -128,6 +129,7 @@ class FakeControls:
                 is not a terminal state, or ``error`` is given for a state
                 other than failed.
             TypeError: ``job_id`` or ``error`` is not a str.
+            RuntimeError: The fake is not running.
         """
         return _copy(
             self._in_loop(lambda: self._domain.coordinator.finish_job(job_id, state, error))
@@ -158,6 +160,7 @@ class FakeControls:
             ValueError: ``core_id`` names no core, or ``type`` is no event type.
             TypeError: ``core_id`` is not a str, or ``attributes`` not a
                 mapping of str to str.
+            RuntimeError: The fake is not running.
         """
         return _copy(
             self._in_loop(lambda: self._domain.core_runtime.emit_event(core_id, type, attributes))

@@ -31,10 +31,24 @@ def pytest_configure(config: pytest.Config) -> None:
 def scaigrid_fake(request: pytest.FixtureRequest) -> Iterator[FakeScaiGrid]:
     """A running FakeScaiGrid with fresh state, torn down after the test.
 
-    It runs on its own thread and event loop, so it serves sync tests and
-    async tests alike, whatever loop scope pytest-asyncio gives them. Mark a
-    test (or module, or class) ``@pytest.mark.scaigrid_fake(**options)`` to
-    pass it FakeScaiGrid options.
+    It runs on its own thread and event loop (``with FakeScaiGrid()``), so it
+    serves sync tests and async tests alike, whatever loop scope
+    pytest-asyncio gives them. Its options are FakeScaiGrid's defaults (a
+    free loopback port, plaintext, jobs stepping every 10 ms); mark a test
+    (or module, or class) ``@pytest.mark.scaigrid_fake(**options)`` to pass
+    it others: ``@pytest.mark.scaigrid_fake(step_interval=None, tls=True)``.
+    The marker closest to the test wins.
+
+    Args:
+        request: pytest's, for the marker.
+
+    Yields:
+        The running fake; it is stopped after the test.
+
+    Raises:
+        TypeError: The marker has positional arguments, or an option that
+            is not a FakeScaiGrid keyword.
+        ValueError: An option's value is not valid (the message names it).
     """
     from scaigrid_client.testing import FakeScaiGrid
 
@@ -51,8 +65,17 @@ def scaigrid_client(scaigrid_fake: FakeScaiGrid) -> Iterator[ScaiGrid]:
     """``scaigrid_fake.client()``: a ScaiGrid for the fake, with fast retries.
 
     A plain fixture, so it needs no async plugin: the client is created
-    without a loop and connects on the test's loop at its first call. It is
-    closed after the test (closing it in the test as well is fine).
+    without a loop and connects on the test's loop at its first call. For
+    other client keywords, make one in the test:
+    ``async with scaigrid_fake.client(timeout=5) as grid:``.
+
+    Args:
+        scaigrid_fake: The fake it connects to (configured by its marker).
+
+    Yields:
+        The ScaiGrid, with the fake's target, token and TLS and
+        ``scaigrid_fake.retry_policy()``; it is closed after the test
+        (closing it in the test as well is fine).
     """
     grid = scaigrid_fake.client()
     yield grid
@@ -62,8 +85,19 @@ def scaigrid_client(scaigrid_fake: FakeScaiGrid) -> Iterator[ScaiGrid]:
 @pytest.fixture
 def scaigrid_sync_client(scaigrid_fake: FakeScaiGrid) -> Iterator[sync.ScaiGrid]:
     """``scaigrid_fake.sync_client()``: a sync ScaiGrid for the fake, with fast
-    retries, for sync tests. Closed after the test (closing it in the test
-    as well is fine)."""
+    retries, for sync tests.
+
+    For other client keywords, make one in the test:
+    ``with scaigrid_fake.sync_client(timeout=5) as grid:``.
+
+    Args:
+        scaigrid_fake: The fake it connects to (configured by its marker).
+
+    Yields:
+        The ``scaigrid_client.sync.ScaiGrid``, with the fake's target, token
+        and TLS and ``scaigrid_fake.retry_policy()``; it is closed after the
+        test (closing it in the test as well is fine).
+    """
     grid = scaigrid_fake.sync_client()
     yield grid
     grid.close()

@@ -26,7 +26,10 @@ class SecretVolume:
     files or all the new ones; then the old version is removed.
 
     Args:
-        directory: where the volume is (made if missing).
+        directory: where the volume is (made, with its parents, if missing).
+
+    Raises:
+        OSError: the directory cannot be made.
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
@@ -35,11 +38,23 @@ class SecretVolume:
         self._serial = itertools.count(1)
 
     def path(self, name: str) -> pathlib.Path:
-        """The path an application is given for file ``name`` (through ``..data``)."""
+        """The path an application is given for a file (a link through ``..data``).
+
+        Args:
+            name: The file's name in the volume (``"tls.crt"``); it need not
+                be written yet.
+
+        Returns:
+            ``directory / name``, which always reads the current version.
+        """
         return self.directory / name
 
     def files(self) -> dict[str, bytes]:
-        """The current version's files."""
+        """The current version's files.
+
+        Returns:
+            File name to content; empty before the first ``write()``.
+        """
         data = self.directory / _DATA
         if not data.exists():
             return {}
@@ -51,7 +66,10 @@ class SecretVolume:
         Args:
             files: file name to content; a name not given keeps its content
                 (``replace_all=True``: is left out of the new version).
-            replace_all: publish exactly ``files``.
+            replace_all: publish exactly ``files`` (default False).
+
+        Raises:
+            OSError: the directory cannot be written.
         """
         merged = {} if replace_all else self.files()
         merged.update(files)

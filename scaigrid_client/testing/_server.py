@@ -71,30 +71,56 @@ class FakeScaiGrid(FakeControls):
         async with FakeScaiGrid() as fake, fake.client() as grid:
             await grid.inference.list_models()
 
-    ``host`` is an IP address or host name (``port`` 0: a free port), or a
-    unix socket: ``unix:PATH``, ``unix:///ABSOLUTE/PATH`` or
-    ``unix-abstract:NAME`` (Linux); ``port`` is then not used. A port or
-    socket that cannot be bound raises OSError saying why when it starts.
+    Without ``state_dir`` every start is a new history with a new epoch; so
+    is ``reset()``. See docs/testing.md for what each control does.
 
-    ``tls=True`` serves TLS with a throwaway CA (see ``client_tls()``), and
-    ``require_client_cert=True`` makes it mTLS. ``step_interval`` is the time
-    a training job takes per step (None: jobs move only when a test calls
-    ``step_job`` or ``finish_job``); ``token_interval`` paces streamed tokens
-    (0: as fast as the transport allows). ``max_calls`` keeps only the newest
-    calls in the journal (None: all), for fakes that run for hours.
-    ``record_responses=True`` keeps every response message sent in its
-    call's ``responses`` (every frame of a stream; mind the memory on large
-    outputs).
+    Args:
+        host: An IP address or host name to listen on (default the IPv4
+            loopback), or a unix socket: ``unix:PATH``,
+            ``unix:///ABSOLUTE/PATH`` or ``unix-abstract:NAME`` (Linux).
+        port: The TCP port, 0 to 65535 (default 0: a free port, see
+            ``port`` once started). Not used for a unix socket.
+        token: The service token that is valid for every scope and never
+            expires (default: a fresh random ``sgst_...`` one); see ``token``.
+        tls: Serve TLS with a throwaway CA (needs the ``testing`` extra, for
+            trustme); ``client_tls()`` gives what a client needs. Default
+            False: plaintext.
+        require_client_cert: Make it mTLS: refuse connections without a
+            client certificate of the fake's client CA. Needs ``tls=True``.
+        tls_dir: A directory for the TLS files (``ca.pem``, ``server.pem``,
+            ``server.key``, ``client.pem``, ``client.key``): read from it
+            when all are there, else made and written there (None: kept in
+            memory). A fake that read them has no CA key to issue client
+            certificates with until ``rotate_client_ca()``.
+        step_interval: Seconds a training job takes per step, at least 0
+            (default 0.01); None: jobs move only when a test calls
+            ``step_job`` or ``finish_job``.
+        token_interval: Seconds between the tokens of a streamed chat reply
+            (default 0: as fast as the transport allows).
+        binary_chunk_size: Bytes per response message of a binary reply
+            (``response_format=RESPONSE_FORMAT_BINARY``); default 1 MiB.
+        max_calls: Keep only the newest this many calls in the journal
+            (``calls()``), for fakes that run for hours; None (default): all.
+        record_responses: Keep every response message sent in its call's
+            ``responses`` (every frame of a stream; mind the memory on large
+            outputs). Default False.
+        state_dir: Keep the state (cores and their events, jobs and their
+            metrics, nodes, allocations, idempotency keys and the history
+            epoch) in this directory, written before any client sees a
+            change, so a fake started again on it, even after SIGKILL, goes
+            on where the last one stopped, as a restarted gateway does.
+            None (default): in memory only.
+        min_ping_interval: The shortest keepalive ping interval accepted
+            from a client, in seconds, above 0 (default 10, as the gateway;
+            a default gRPC server: 300); a client that pings more often is
+            disconnected (GOAWAY ``too_many_pings``).
 
-    ``state_dir`` keeps the state (cores and their events, jobs and their
-    metrics, nodes, allocations, idempotency keys and the history epoch) in
-    that directory, written before any client sees a change, so a fake
-    started again on it, even after SIGKILL, goes on where the last one
-    stopped, as a restarted gateway does. Without it every start is a new
-    history with a new epoch; so is ``reset()``. ``min_ping_interval`` is
-    the shortest keepalive ping interval it accepts from a client, in
-    seconds (10, as the gateway; a default gRPC server: 300); a client that
-    pings more often is disconnected (GOAWAY ``too_many_pings``).
+    Raises:
+        ValueError: ``host`` is not an address or socket, ``port`` not in 0
+            to 65535, ``require_client_cert`` without ``tls``,
+            ``step_interval`` negative or not a number, or
+            ``min_ping_interval`` not above 0. (A port or socket that cannot
+            be bound raises OSError, saying why, when the fake starts.)
     """
 
     def __init__(
@@ -120,8 +146,12 @@ class FakeScaiGrid(FakeControls):
         self.token: str = token or "sgst_" + secrets.token_hex(16)
         """A service token valid for every scope, that never expires."""
         self.tls = tls
+        """Whether it serves TLS (as given; read when it starts)."""
         self.require_client_cert = require_client_cert
+        """Whether it is mTLS (as given; read when it starts)."""
         self.token_interval = token_interval
+        """Seconds between streamed chat tokens; a change applies to the
+        replies that start after it."""
         self._tls = TLSMaterial(pathlib.Path(tls_dir) if tls_dir is not None else None)
         if not min_ping_interval > 0:
             raise ValueError(
@@ -142,6 +172,8 @@ class FakeScaiGrid(FakeControls):
         self._faults = Faults()
         self._journal = CallJournal(max_calls)
         self.record_responses = record_responses
+        """Whether calls keep their responses (``Call.responses``); a change
+        applies to the messages sent after it."""
         self._dispatch = Dispatcher(self, self._journal, self._tokens, self._faults)
         # What each start (and reset) builds the state with.
         self._new_backend = functools.partial(
@@ -159,7 +191,17 @@ class FakeScaiGrid(FakeControls):
     # -- lifecycle --------------------------------------------------------------
 
     async def start(self) -> FakeScaiGrid:
-        """Start serving; returns self. Prefer ``async with``."""
+        """Start serving, in the running event loop. Prefer ``async with``.
+
+        Returns:
+            The fake itself.
+
+        Raises:
+            RuntimeError: The fake is already running, or it serves TLS and
+                trustme is not installed.
+            OSError: The address cannot be listened on (in use, no such
+                directory, ...); the message says why.
+        """
         if self._server is not None:
             raise RuntimeError("FakeScaiGrid is already running")
         self._backend = self._new_backend(fresh=False)
@@ -181,7 +223,14 @@ class FakeScaiGrid(FakeControls):
         return self._tls.server_credentials(require_client_cert=self.require_client_cert)
 
     async def stop(self, grace: float | None = 0.5) -> None:
-        """Stop serving, cancelling open calls after ``grace`` seconds."""
+        """Stop serving; the open streams end UNAVAILABLE ``service_draining``.
+
+        Stopping a fake that is not running does nothing.
+
+        Args:
+            grace: Seconds the calls still open get to finish before they
+                are cancelled (default 0.5); None: cancel them at once.
+        """
         server, self._server = self._server, None
         if server is None:
             return
@@ -197,7 +246,15 @@ class FakeScaiGrid(FakeControls):
         await self.stop()
 
     def __enter__(self) -> FakeScaiGrid:
-        """Run the fake on its own thread and event loop, for sync tests."""
+        """Run the fake on its own thread and event loop, for sync tests.
+
+        Returns:
+            The running fake.
+
+        Raises:
+            RuntimeError: The fake is already running.
+            OSError: The address cannot be listened on.
+        """
         thread = self._thread = LoopThread("FakeScaiGrid")
         try:
             thread.start(self.start, self.stop)
@@ -287,7 +344,11 @@ class FakeScaiGrid(FakeControls):
     @property
     def epoch(self) -> str:
         """The history epoch events and metric points carry now; ``reset()``
-        and ``restart(keep_state=False)`` start a new one."""
+        and ``restart(keep_state=False)`` start a new one.
+
+        Raises:
+            RuntimeError: The fake is not running.
+        """
         return self._in_loop(lambda: self._domain.epoch)
 
     def _in_loop(self, fn: Callable[[], _T]) -> _T:
@@ -298,18 +359,37 @@ class FakeScaiGrid(FakeControls):
 
     @property
     def port(self) -> int:
-        """The TCP port served; 0 when serving on a unix socket."""
+        """The TCP port served; 0 when serving on a unix socket.
+
+        Raises:
+            RuntimeError: The fake is not running.
+        """
         if self._bound_port is None:
             raise RuntimeError(_NOT_RUNNING)
         return self._bound_port
 
     @property
     def target(self) -> str:
-        """Where clients connect: ``host:port``, or the unix socket as given."""
+        """Where clients connect: ``host:port``, or the unix socket as given.
+
+        Raises:
+            RuntimeError: The fake is not running.
+        """
         return self._address.target(self.port)
 
     def client_tls(self) -> TLSConfig:
-        """The TLSConfig a client needs: the CA, and for mTLS a client cert."""
+        """What a client needs to connect to this TLS fake.
+
+        Returns:
+            A `TLSConfig` with the CA bundle that verifies the fake (the
+            old and the new CA during a rotation), the server name
+            ``localhost`` and, for mTLS, a client certificate of the newest
+            client CA.
+
+        Raises:
+            RuntimeError: The fake serves plaintext, or trustme is not
+                installed.
+        """
         if not self.tls:
             raise RuntimeError(
                 "client_tls(): this fake serves plaintext; use FakeScaiGrid(tls=True)"
@@ -344,7 +424,7 @@ class FakeScaiGrid(FakeControls):
 
         Raises:
             RuntimeError: the fake serves plaintext, or read its
-                certificates from ``tls_dir`` (no CA key: rotate_client_ca() first).
+                certificates from ``tls_dir`` (no CA key: ``rotate_client_ca()`` first).
         """
         self._require_tls("issue_client_cert()")
         return self._tls.issue_client_cert(
@@ -359,12 +439,19 @@ class FakeScaiGrid(FakeControls):
                 (the overlap) until ``retire_old_client_cas()``; False: new
                 connections need a certificate of the new CA at once.
                 Connections already made stay either way.
+
+        Raises:
+            RuntimeError: The fake serves plaintext, or trustme is not installed.
         """
         self._require_tls("rotate_client_ca()")
         self._tls.rotate_client_ca(keep_previous=keep_previous)
 
     def retire_old_client_cas(self) -> None:
-        """End the overlap: new connections need a certificate of the newest client CA."""
+        """End the overlap: new connections need a certificate of the newest client CA.
+
+        Raises:
+            RuntimeError: The fake serves plaintext.
+        """
         self._require_tls("retire_old_client_cas()")
         self._tls.retire_old_client_cas()
 
@@ -378,31 +465,64 @@ class FakeScaiGrid(FakeControls):
 
         Returns:
             The CA bundle (PEM) that verifies the old and the new certificate.
+
+        Raises:
+            RuntimeError: The fake serves plaintext, or trustme is not installed.
         """
         self._require_tls("rotate_server_cert()")
         return self._tls.rotate_server_cert(new_ca=new_ca, valid_for=valid_for)
 
     @property
     def server_cert_fingerprint(self) -> str:
-        """SHA-256 (hex of the DER) of the server certificate new connections get."""
+        """SHA-256 (hex of the DER) of the server certificate new connections get.
+
+        Raises:
+            RuntimeError: The fake serves plaintext.
+        """
         self._require_tls("server_cert_fingerprint")
         return self._tls.server_fingerprint
 
     def retry_policy(self, **overrides: Unpack[RetryOverrides]) -> RetryPolicy:
         """A RetryPolicy for tests: the default's attempts and statuses, with
         waits of 10 to 50 ms instead of 0.5 to 5 s, and a retry budget that
-        trips only after some 500 failures in a row. ``overrides`` replace
-        any of its fields (``on_retry=`` to watch the retries)."""
+        trips only after some 500 failures in a row.
+
+        It needs no running fake.
+
+        Args:
+            **overrides: `RetryPolicy` fields that replace the test values
+                (see `RetryOverrides`; ``on_retry=`` to watch the retries). An
+                ``initial_backoff`` above 50 ms without ``max_backoff``
+                raises the cap to it.
+
+        Returns:
+            The policy, for ``retry=`` of a client or a call.
+
+        Raises:
+            TypeError: An override is not a RetryPolicy field.
+            ValueError: An override is out of range (the message names the field).
+        """
         return retry_policy_for_tests(**overrides)
 
     def client(self, **overrides: Any) -> ScaiGrid:
         """A ScaiGrid for this fake: its target, token and TLS (``client_tls()``
-        for a TLS fake), and ``retry_policy()``. ``overrides`` are ScaiGrid
-        keywords that replace these (``target=``, ``token=``, ``retry=``,
-        ``timeout=``, ...).
+        for a TLS fake), and ``retry_policy()``.
 
         It needs no running loop to create; use and close it on the test's
         loop: ``async with fake.client() as grid: ...``.
+
+        Args:
+            **overrides: ScaiGrid keywords that replace these (``target=``,
+                ``token=``, ``retry=``, ``timeout=``, ...).
+
+        Returns:
+            The client; close it (``async with``, or ``await grid.close()``)
+            when done.
+
+        Raises:
+            RuntimeError: The fake is not running.
+            TypeError: An override is not a ScaiGrid keyword.
+            ValueError: An override's value is not valid (the message names it).
         """
         target = self.target  # first: a fake that is not running makes no certificates
         tls = self.client_tls() if self.tls else False
@@ -427,6 +547,7 @@ class FakeScaiGrid(FakeControls):
         Raises:
             RuntimeError: The fake is not running.
             TypeError: An override is not a ScaiGrid keyword.
+            ValueError: An override's value is not valid (the message names it).
         """
         target = self.target
         tls = self.client_tls() if self.tls else False
@@ -438,7 +559,25 @@ class FakeScaiGrid(FakeControls):
         scopes: Iterable[str] = ("scaiinfer", "scaimind", "scaicore"),
         expires_in: float | None = None,
     ) -> str:
-        """Mint a service token with these scopes, expiring in ``expires_in`` seconds."""
+        """Mint a service token the fake accepts, as ScaiKey issues them.
+
+        A call with it to a service outside ``scopes`` fails PERMISSION_DENIED
+        ``permission_denied``; after it expires, UNAUTHENTICATED
+        ``token_expired``. ``reset()`` and ``restart(keep_state=False)``
+        forget it. It needs no running fake.
+
+        Args:
+            scopes: The services it may call: any of ``"scaiinfer"``,
+                ``"scaimind"`` and ``"scaicore"`` (default all three).
+            expires_in: Seconds until it expires (0 or less: already
+                expired); None (default): never.
+
+        Returns:
+            The token (``sgst_...``), for ``token=`` of a client.
+
+        Raises:
+            ValueError: ``scopes`` names an unknown scope.
+        """
         return self._tokens.issue(scopes, expires_in)
 
     # -- fault injection and inspection ---------------------------------------------
@@ -455,23 +594,69 @@ class FakeScaiGrid(FakeControls):
         after_effect: bool = False,
         pushback_ms: int | str | None = None,
     ) -> None:
-        """Make the next ``times`` attempts of ``method`` fail with ``status``
-        (a ``grpc.StatusCode``, or its name in any case: ``"unavailable"``).
+        """Make the next ``times`` attempts of ``method`` fail with ``status``.
 
-        ``after_messages=n`` fails a server stream after n messages (0: before
-        any response headers, so the client may retry). ``after_effect=True``
-        applies the call's side effect first. ``pushback_ms`` is sent as
-        ``grpc-retry-pushback-ms``. Faults queue in order, per method.
+        Faults queue per method, first in first out, and are used one per
+        attempt: "UNAVAILABLE twice, then OK" is deterministic. ``reset()``
+        forgets them; a restart does not.
+
+        Args:
+            method: The RPC, as ``Service.Method``
+                (``"InferenceService.ListModels"``).
+            status: A ``grpc.StatusCode`` other than OK, or its name in any
+                case (``"unavailable"``).
+            code: The ``scaigrid-error-code`` trailer to send
+                (``"backend_unavailable"``, ...); None (default): none.
+            message: The status message.
+            times: How many attempts fail, at least 1 (default 1).
+            after_messages: Fail a server stream after this many response
+                messages, at least 0 (default 0: before any response
+                headers, Trailers-Only, so the client may retry).
+            after_effect: Apply the call's side effect first (the job is
+                submitted, then the call fails). Default False.
+            pushback_ms: Sent as the ``grpc-retry-pushback-ms`` trailer (a
+                string as is, to test malformed values); None (default): not sent.
+
+        Raises:
+            ValueError: ``method`` is not a method the fake serves (the
+                message lists them), ``status`` is not a status other than
+                OK, ``times`` is below 1 or ``after_messages`` below 0.
         """
         fault = Fault(status_code(status), code, message, after_messages, after_effect, pushback_ms)
         self._faults.fail(method, fault, times=times)
 
     def delay(self, method: str, *, seconds: float, times: int = 1) -> None:
-        """Hold the next ``times`` attempts of ``method`` for ``seconds`` first."""
+        """Hold the next ``times`` attempts of ``method`` for ``seconds`` first.
+
+        Delays queue per method, like faults, and come before an attempt's
+        fault; a client deadline shorter than the delay fails the call
+        DEADLINE_EXCEEDED.
+
+        Args:
+            method: The RPC, as ``Service.Method``.
+            seconds: How long to hold each attempt, at least 0.
+            times: How many attempts to hold, at least 1 (default 1).
+
+        Raises:
+            ValueError: ``method`` is not a method the fake serves,
+                ``seconds`` is negative or ``times`` below 1.
+        """
         self._faults.delay(method, seconds=seconds, times=times)
 
     def calls(self, method: str | None = None) -> list[Call]:
-        """Every attempt of ``method`` (or of every method), oldest first."""
+        """The call journal: every attempt the fake saw, oldest first.
+
+        Args:
+            method: Only the attempts of this RPC, as ``Service.Method``;
+                None (default): of every method.
+
+        Returns:
+            A new list of the `Call` records (they are live: an open call's
+            record changes as it goes on). With ``max_calls``, only the newest.
+
+        Raises:
+            ValueError: ``method`` is not a method the fake serves.
+        """
         if method is not None:
             check_method(method)
         return self._journal.calls(method)
@@ -484,7 +669,20 @@ class FakeScaiGrid(FakeControls):
         message: str = "stream dropped: gateway restarting",
     ) -> int:
         """End every open server stream with ``status``, as a gateway restart
-        would. Returns how many were dropped."""
+        would. The server keeps running; clients may reconnect at once.
+
+        Args:
+            status: A ``grpc.StatusCode`` other than OK, or its name in any
+                case (default UNAVAILABLE).
+            code: The ``scaigrid-error-code`` trailer sent.
+            message: The status message.
+
+        Returns:
+            How many streams were dropped.
+
+        Raises:
+            ValueError: ``status`` is not a status other than OK.
+        """
         error = FakeError(status_code(status), code, message)
         return self._in_loop(lambda: self._drop_all(error))
 
@@ -495,7 +693,12 @@ class FakeScaiGrid(FakeControls):
         return dropped
 
     def reset(self) -> None:
-        """Forget all state, faults, delays, scripted replies, calls and issued tokens."""
+        """Forget all state, faults, delays, scripted replies, calls and issued tokens.
+
+        The state starts over with a new history epoch, open streams end
+        UNAVAILABLE ``service_draining``, and only ``token`` stays valid (a
+        revoked one is valid again).
+        """
 
         def reset_in_loop() -> None:
             self._drop_all(FakeError(grpc.StatusCode.UNAVAILABLE, "service_draining", "reset"))
@@ -512,7 +715,11 @@ class FakeScaiGrid(FakeControls):
     @property
     def state(self) -> FakeState:
         """A read-only snapshot: models, jobs, metrics, nodes, allocations,
-        cores, events, invocations and heartbeats."""
+        cores, events, invocations and heartbeats (see `FakeState`).
+
+        Raises:
+            RuntimeError: The fake is not running.
+        """
         return self._in_loop(lambda: state_of(self._domain.tables))
 
     @property

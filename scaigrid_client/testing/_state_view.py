@@ -20,17 +20,28 @@ _M = TypeVar("_M", bound=_message.Message)
 
 @dataclass(frozen=True)
 class FakeState:
-    """A read-only snapshot of the fake's state, copied when taken."""
+    """A read-only snapshot of the fake's state, copied when taken
+    (``fake.state``): later changes to the fake do not reach it, and
+    changing its messages does not change the fake."""
 
     models: Mapping[str, scaiinfer.Model]
+    """The models served, by id."""
     jobs: Mapping[str, scaimind.Job]
+    """The training jobs, by id, as ``get_job`` answers them."""
     metrics: Mapping[str, tuple[scaimind.StreamMetricsResponse, ...]]
+    """Each job's metrics points, by job id, oldest first."""
     nodes: Mapping[str, scaimind.Node]
+    """The registered nodes, by id."""
     allocations: Mapping[str, scaimind.Allocation]
+    """The GPU allocations not released, by id."""
     cores: Mapping[str, scaicore.CoreInstance]
+    """The cores, by id."""
     events: Mapping[str, tuple[scaicore.StreamEventsResponse, ...]]
+    """Each core's events, by core id, in sequence order."""
     invocations: Mapping[str, tuple[scaicore.InvokeCoreRequest, ...]]
+    """Each core's ``invoke_core`` requests, by core id, oldest first."""
     heartbeats: Mapping[str, tuple[HeartbeatRecord, ...]]
+    """Every heartbeat received, by node id, oldest first."""
 
 
 def state_of(t: Tables) -> FakeState:

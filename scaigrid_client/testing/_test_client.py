@@ -20,17 +20,28 @@ __all__ = ["RetryOverrides", "client_for_tests", "retry_policy_for_tests", "sync
 
 
 class RetryOverrides(TypedDict, total=False):
-    """Fields of RetryPolicy that ``FakeScaiGrid.retry_policy`` takes."""
+    """The `RetryPolicy` fields that `FakeScaiGrid.retry_policy` takes,
+    each with the meaning and range it has there."""
 
     max_attempts: int
+    """Attempts in all, the first included, at least 1; default 5."""
     initial_backoff: float
+    """Seconds before the first retry, at least 0; default 0.01."""
     max_backoff: float
+    """The longest wait, in seconds, at least ``initial_backoff``; default
+    0.05 (or ``initial_backoff``, when that is given and longer)."""
     multiplier: float
+    """How much each wait grows, at least 1; default 2."""
     jitter: float
+    """The share of a wait taken off at random, 0 to 1; default 0.2."""
     retry_on: Collection[grpc.StatusCode]
+    """The statuses to retry; default UNAVAILABLE only."""
     on_retry: Callable[[RetryEvent], object] | None
+    """Called with a `RetryEvent` before each retry; default None."""
     budget_max_tokens: float
+    """The retry budget's size, in (0, 1000]; default 1000."""
     budget_token_ratio: float
+    """What a success returns to the budget, above 0; default 1."""
 
 
 # Retries as the default policy makes them (same attempts and statuses), but

@@ -1,21 +1,30 @@
 """Every public function and method documents its parameters, its result and
-(for the clients' calls) what it raises, Google style, so the reference
-(docs/) is complete: a new parameter without a line in ``Args:`` fails here."""
+(for the clients' calls and the fake's controls) what it raises, Google
+style, so the reference (docs/) is complete: a new parameter without a line
+in ``Args:`` fails here. So does a field of a public dataclass or TypedDict
+with neither a docstring nor a line in ``Attributes:``, and a fixture of the
+pytest plugin that does not say what it yields."""
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import inspect
+import itertools
 import re
+import textwrap
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, is_typeddict
 
 import pytest
 
 import scaigrid_client
-from scaigrid_client import errors, sync
+from scaigrid_client import errors, sync, testing, types
+from scaigrid_client.testing import _plugin
 
 _SECTION = re.compile(r"^\s*(Args|Arguments|Returns|Yields|Raises|Attributes):\s*$", re.M)
 _ARG = re.compile(r"^\s+(\*{0,2}\w+)(?: \([^)]*\))?:", re.M)
+_MODULES = (scaigrid_client, sync, errors, testing, types)
 
 
 def _sections(doc: str) -> dict[str, str]:
@@ -39,17 +48,33 @@ def _documented(doc: str, constructor: bool = False) -> set[str]:
 
 
 # Made by the SDK and handed to the caller, never constructed by users: their
-# fields are documented (``Attributes:``), not their constructors.
+# fields are documented (``Attributes:``, or a docstring under each), not
+# their constructors.
 _NOT_CONSTRUCTED_BY_USERS = {
+    "Call",
     "CallInfo",
     "ChatReply",
+    "ClientCert",
     "Embeddings",
+    "FakeState",
     "HeartbeatLoop",
+    "HeartbeatRecord",
     "Pager",
     "RawResponse",
     "RetryEvent",
     "ServerStream",
+    "TLSStatus",
 }
+# Methods that raise nothing on any input, so need no ``Raises:`` although
+# their class's methods do.
+_RAISE_NOTHING = {"__init__", "close", "reload_tls", "stop", "reset"}
+
+
+def _raises_expected(class_name: str, member_name: str) -> bool:
+    """Whether a method must say what it raises: the clients' calls, and the
+    fake's controls (on bad input, or with the fake not running)."""
+    checked = class_name.endswith("Client") or class_name in ("ScaiGrid", "FakeScaiGrid")
+    return checked and member_name not in _RAISE_NOTHING
 
 
 def _public_members(cls: type) -> Iterator[tuple[str, Any]]:
@@ -62,9 +87,38 @@ def _public_members(cls: type) -> Iterator[tuple[str, Any]]:
                 continue
         elif name.startswith("_"):
             continue
-        ours = getattr(member, "__module__", "").startswith("scaigrid_client")
+        ours = (getattr(member, "__module__", None) or "").startswith("scaigrid_client")
         if (inspect.isfunction(member) or inspect.ismethod(member)) and ours:
             yield name, member
+
+
+def _field_docstrings(cls: type) -> set[str]:
+    """The fields of ``cls`` (and of its bases) with a docstring under them."""
+    out: set[str] = set()
+    for klass in cls.__mro__:
+        ours = klass.__module__.startswith("scaigrid_client.")
+        if not ours and klass.__module__ != cls.__module__:
+            continue  # object, dict, Generic: no fields of ours
+        tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        body = tree.body[0].body  # type: ignore[attr-defined]
+        for stmt, after in itertools.pairwise(body):
+            documented = isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and documented:
+                out.add(stmt.target.id)
+    return out
+
+
+def field_problems(where: str, cls: type) -> list[str]:
+    """The fields of a dataclass or TypedDict ``cls`` that nothing describes."""
+    if dataclasses.is_dataclass(cls):
+        names = [f.name for f in dataclasses.fields(cls)]
+    elif is_typeddict(cls):
+        names = list(cls.__annotations__)
+    else:
+        return []
+    documented = _field_docstrings(cls) | _documented(inspect.getdoc(cls) or "", True)
+    missing = [n for n in names if n not in documented]
+    return [f"{where}: no docstring for field {', '.join(missing)}"] if missing else []
 
 
 def problems_of(
@@ -96,34 +150,64 @@ def problems_of(
     return out
 
 
+def fixture_problems(name: str, function: Callable[..., Any]) -> list[str]:
+    """What a fixture's docstring leaves out: what it yields, and the
+    fixtures it is made from (``request`` aside)."""
+    doc = inspect.getdoc(function) or ""
+    if not doc.strip():
+        return [f"fixture {name}: no docstring"]
+    out = []
+    if "Yields" not in _sections(doc):
+        out.append(f"fixture {name}: no Yields: section")
+    uses = [p for p in inspect.signature(function).parameters if p != "request"]
+    unsaid = [p for p in uses if f"``{p}``" not in doc and p not in _documented(doc)]
+    if unsaid:
+        out.append(f"fixture {name}: does not say it uses {', '.join(unsaid)}")
+    return out
+
+
+def _class_problems(where: str, cls: type, seen: list[Any]) -> list[str]:
+    """What the docstrings of class ``cls``, its fields and its methods leave out."""
+    out = [] if (inspect.getdoc(cls) or "").strip() else [f"{where}: no docstring"]
+    out += field_problems(where, cls)
+    # A constructor is documented by the class that defines it.
+    definer = next(k for k in cls.__mro__ if "__init__" in vars(k))
+    class_doc = f"{inspect.getdoc(cls) or ''}\n{inspect.getdoc(definer) or ''}"
+    for member_name, member in _public_members(cls):
+        if member_name != "__init__" and member in seen:
+            continue  # inherited: checked where first met
+        seen.append(member)
+        raises = _raises_expected(cls.__name__, member_name)
+        out += problems_of(f"{where}.{member_name}", member, class_doc, raises=raises)
+    return out
+
+
+def fixtures() -> dict[str, Callable[..., Any]]:
+    """The pytest plugin's fixtures, each its function."""
+    return {
+        name: obj.__wrapped__
+        for name, obj in vars(_plugin).items()
+        if getattr(obj, "_fixture_function_marker", None) is not None
+    }
+
+
 def all_problems(seen: list[Any] | None = None) -> list[str]:
     """Every public function's and method's docstring gaps; ``seen`` gets
     the functions checked."""
     out: list[str] = []
     seen = [] if seen is None else seen
-    for module in (scaigrid_client, sync, errors):
+    for module in _MODULES:
         for name in module.__all__:
             obj = getattr(module, name)
             where = f"{module.__name__}.{name}"
             if inspect.isclass(obj):
-                client = name.endswith("Client") or name == "ScaiGrid"
-                if not (inspect.getdoc(obj) or "").strip():
-                    out.append(f"{where}: no docstring")
-                # A constructor is documented by the class that defines it.
-                definer = next(k for k in obj.__mro__ if "__init__" in vars(k))
-                class_doc = f"{inspect.getdoc(obj) or ''}\n{inspect.getdoc(definer) or ''}"
-                for member_name, member in _public_members(obj):
-                    if member_name != "__init__" and member in seen:
-                        continue  # inherited: checked where first met
-                    seen.append(member)
-                    out += problems_of(
-                        f"{where}.{member_name}",
-                        member,
-                        class_doc,
-                        raises=client and member_name not in ("__init__", "close", "reload_tls"),
-                    )
+                out += _class_problems(where, obj, seen)
             elif inspect.isfunction(obj):
+                seen.append(obj)
                 out += problems_of(where, obj)
+    for name, function in fixtures().items():
+        seen.append(function)
+        out += fixture_problems(name, function)
     return out
 
 
@@ -133,6 +217,8 @@ def test_every_public_function_documents_its_parameters_and_result() -> None:
     assert not problems, "\n".join(problems)
     names = {getattr(f, "__qualname__", "") for f in checked}
     assert len(checked) > 60 and "_Client.with_options" in names  # it looked
+    assert {"FakeScaiGrid.fail", "FakeControls.step_job", "SecretVolume.write"} <= names
+    assert set(fixtures()) == {"scaigrid_fake", "scaigrid_client", "scaigrid_sync_client"}
 
 
 def test_the_check_can_fail() -> None:
@@ -151,6 +237,36 @@ def test_the_check_can_fail() -> None:
     ]
 
 
+def test_the_field_and_fixture_checks_can_fail() -> None:
+    @dataclasses.dataclass
+    class Record:
+        """A record.
+
+        Attributes:
+            said: in the class's docstring.
+        """
+
+        said: int
+        under: int
+        """Under the field."""
+        bare: int
+
+    def thing(request: Any, other: int) -> Iterator[int]:
+        """A fixture that does not say what it yields, nor that it uses other."""
+        yield other
+
+    assert field_problems("r", Record) == ["r: no docstring for field bare"]
+    assert fixture_problems("f", thing) == [
+        "fixture f: no Yields: section",
+        "fixture f: does not say it uses other",
+    ]
+    assert fixture_problems("g", lambda: None) == ["fixture g: no docstring"]
+    # The fake's controls say what they raise; its stop() and reset() raise nothing.
+    assert _raises_expected("FakeScaiGrid", "fail")
+    assert not _raises_expected("FakeScaiGrid", "stop")
+    assert not _raises_expected("SecretVolume", "write")
+
+
 if __name__ == "__main__":  # pragma: no cover - a listing while writing docs
     print("\n".join(all_problems()))
-    pytest.main([])
+    pytest.main([__file__])

@@ -19,11 +19,14 @@ __all__ = ["CoreEntry", "HeartbeatRecord", "JobEntry", "Tables"]
 
 @dataclass
 class HeartbeatRecord:
-    """One heartbeat as the fake received it."""
+    """One heartbeat as the fake received it (``fake.state.heartbeats``)."""
 
     request: scaiinfer.HeartbeatRequest
+    """The heartbeat as sent."""
     received_at: float
+    """``time.time()`` when it arrived."""
     sequence: int
+    """Its number among the node's heartbeats, from 1."""
 
 
 @dataclass
