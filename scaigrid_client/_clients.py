@@ -481,6 +481,20 @@ class InferenceClient(_Client):
         return Embeddings._of(response, info)
 
 
+# What capacity() may return: heartbeat()'s fields (not node_id, not call options).
+_HEARTBEAT_FIELDS = frozenset(
+    {
+        "health",
+        "loaded_models",
+        "gpu_count",
+        "gpu_memory_total_bytes",
+        "gpu_memory_used_bytes",
+        "gpu_utilization",
+        "queue_depth",
+    }
+)
+
+
 class HeartbeatClient(_Client):
     """Inference nodes report health and capacity."""
 
@@ -585,15 +599,31 @@ class HeartbeatClient(_Client):
             fields = capacity()
             if inspect.isawaitable(fields):  # unasync: async-only
                 fields = await fields  # unasync: async-only
-            loop.last = await self.heartbeat(node_id=node_id, **dict(fields))
-            loop.sent += 1
-        except errors.ScaiGridError as error:
-            loop.failed += 1
-            logger.warning("heartbeat for %s failed: %s", node_id, error)
+            fields = dict(fields)
         except Exception:
             # A bug in capacity() must not end the agent's heartbeats.
             loop.failed += 1
             logger.exception("heartbeat for %s: capacity() failed", node_id)
+            return
+        try:
+            if not fields.keys() <= _HEARTBEAT_FIELDS:
+                raise TypeError(
+                    f"not heartbeat fields: {sorted(fields.keys() - _HEARTBEAT_FIELDS)}"
+                )
+            loop.last = await self.heartbeat(node_id=node_id, **fields)
+            loop.sent += 1
+        except errors.ScaiGridError as error:
+            loop.failed += 1
+            logger.warning("heartbeat for %s failed: %s", node_id, error)
+        except (TypeError, ValueError) as error:
+            loop.failed += 1
+            logger.error(
+                "heartbeat for %s: capacity() returned what heartbeat() does not take: %s; it "
+                "may return %s",
+                node_id,
+                error,
+                ", ".join(sorted(_HEARTBEAT_FIELDS)),
+            )
 
 
 class CoordinatorClient(_Client):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import logging
 import time
@@ -488,6 +489,36 @@ async def test_heartbeat_loop_survives_failures(fake: FakeScaiGrid, grid: ScaiGr
     assert not loop.running
     assert loop.failed == 2
     assert len(fake.state.heartbeats["agent"]) >= 3
+
+
+async def test_heartbeat_fields_a_capacity_may_not_return_are_named(
+    fake: FakeScaiGrid, grid: ScaiGrid, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A misspelt field or a call option from capacity() is the agent's
+    mistake, named as such (not "capacity() failed"), and nothing is sent."""
+    answers = iter([{"gpu_cnt": 1}, {"timeout": 5}])
+    loop = grid.heartbeat.start_heartbeats(
+        node_id="agent", capacity=lambda: next(answers, {"gpu_count": 1}), interval=0.01
+    )
+    for _ in range(300):
+        if loop.sent >= 1:
+            break
+        await asyncio.sleep(0.01)
+    await loop.stop()
+    assert loop.failed == 2
+    lines = [r.getMessage() for r in caplog.records if "capacity()" in r.getMessage()]
+    assert len(lines) == 2 and all("does not take" in line for line in lines), lines
+    assert "gpu_cnt" in lines[0] and "timeout" in lines[1]
+    assert not any(r.exc_info for r in caplog.records)  # a mistake, not a crash: no traceback
+    sent = fake.state.heartbeats["agent"]
+    assert [h.request.gpu_count for h in sent][:1] == [1]
+
+
+async def test_capacity_may_return_every_heartbeat_field_and_nothing_else() -> None:
+    from scaigrid_client import _clients
+
+    fields = set(inspect.signature(_clients.HeartbeatClient.heartbeat).parameters)
+    assert fields - {"self", "node_id", "options"} == _clients._HEARTBEAT_FIELDS
 
 
 async def test_scaigrid_shares_one_channel(fake: FakeScaiGrid) -> None:
