@@ -84,6 +84,9 @@ nitpick_ignore_regex = [
         "py:.*",
         r"(grpc|google\.protobuf|collections\.abc|typing_extensions|os|datetime|pathlib)(\..*)?",
     ),
+    # protobuf's Message as a signature spells it (to_dict's: the annotation
+    # names the SDK's results too, so autodoc keeps it as written).
+    ("py:class", r"Message"),
     # Type variables of the generic results (RawResponse[T], Pager[Item]).
     ("py:.*", r"scaigrid_client\.(sync\.)?_\w+\.(T|Resp|Item|P)"),
     # No private type may appear in a public signature: none is listed here.

@@ -12,12 +12,15 @@ import base64
 import math
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
 from google.protobuf.internal.type_checkers import ToShortestFloat
 from google.protobuf.message import Message
+
+if TYPE_CHECKING:
+    from scaigrid_client._methods import ChatReply, Embeddings
 
 __all__ = ["to_dict"]
 
@@ -32,7 +35,7 @@ _PLANS: dict[Any, _Plan] = {}
 _ENUM_NAMES: dict[Any, dict[int, str]] = {}
 
 
-def to_dict(message: Message) -> dict[str, Any]:
+def to_dict(message: Message | ChatReply | Embeddings) -> dict[str, Any]:
     """A JSON-ready dict of ``message``, for ``json.dumps(..., allow_nan=False)``.
 
     - Field names as in the proto (snake_case). Every field is present:
@@ -49,16 +52,22 @@ def to_dict(message: Message) -> dict[str, Any]:
       ``Struct``/``Value``/``ListValue`` native JSON, wrappers their value.
 
     Args:
-        message: any protobuf message (a result, a stream's chunk, ...).
+        message: any protobuf message (a result, a stream's chunk, ...), or
+            a `ChatReply` or `Embeddings` (their ``response``'s dict).
 
     Returns:
         A new dict of plain JSON types.
 
     Raises:
-        TypeError: ``message`` is not a protobuf message.
+        TypeError: ``message`` is neither a protobuf message nor a result
+            that carries one.
     """
     if not isinstance(message, Message):
-        raise TypeError(f"to_dict: expected a protobuf message, got {type(message).__name__}")
+        # The SDK's own results (ChatReply, Embeddings) carry the response.
+        response = getattr(message, "response", None)
+        if not isinstance(response, Message):
+            raise TypeError(f"to_dict: expected a protobuf message, got {type(message).__name__}")
+        message = response
     return _fields(message)
 
 

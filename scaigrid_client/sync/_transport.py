@@ -24,6 +24,7 @@ from scaigrid_client._call import CallInfo, CallState, MetadataArg, Method
 from scaigrid_client._channel import build_sync_channel
 from scaigrid_client._config import TLSConfig
 from scaigrid_client._fork import channel_closed, channel_opened, check_not_forked
+from scaigrid_client._messages import scaiinfer
 from scaigrid_client._retry import jittered
 from scaigrid_client._tls_rotation import Lease, SyncStreamCounted, SyncUnaryCounted
 from scaigrid_client.sync._call_loop import CallLoop, ServerStream
@@ -196,14 +197,25 @@ class Transport(CallLoop):
 
 
 class HeartbeatLoop:
-    """Periodic heartbeats on a background thread; see HeartbeatClient.start_heartbeats."""
+    """Periodic heartbeats on a background thread; see HeartbeatClient.start_heartbeats.
+
+    Attributes:
+        sent: heartbeats the gateway acknowledged.
+        failed: beats that failed (logged, and the loop went on).
+        last: the latest acknowledgement (``HeartbeatResponse``: its
+            ``next_interval_ms`` is the interval the gateway asks for), or None.
+    """
+
+    sent: int
+    failed: int
+    last: scaiinfer.HeartbeatResponse | None
 
     def __init__(
         self, beat: Callable[[HeartbeatLoop], object], interval: float, jitter: float
     ) -> None:
         self.sent = 0
         self.failed = 0
-        self.last: Any = None
+        self.last = None
         self._stopped = threading.Event()
         self._thread = threading.Thread(
             target=self._run, args=(beat, interval, jitter), name="scaigrid-heartbeats", daemon=True

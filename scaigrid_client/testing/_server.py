@@ -123,6 +123,9 @@ class FakeScaiGrid(FakeControls):
             be bound raises OSError, saying why, when the fake starts.)
     """
 
+    token: str
+    """The service token every scope accepts (give it to your clients)."""
+
     def __init__(
         self,
         *,
@@ -143,7 +146,7 @@ class FakeScaiGrid(FakeControls):
         if require_client_cert and not tls:
             raise ValueError("require_client_cert: mTLS needs tls=True as well")
         self._address = ListenAddress.parse(host, port)
-        self.token: str = token or "sgst_" + secrets.token_hex(16)
+        self.token = token or "sgst_" + secrets.token_hex(16)
         """A service token valid for every scope, that never expires."""
         self.tls = tls
         """Whether it serves TLS (as given; read when it starts)."""

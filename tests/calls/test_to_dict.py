@@ -380,3 +380,20 @@ def test_every_v1_enum_has_its_intenum() -> None:
     job = scaimind.Job(state=scaimind.JOB_STATE_RUNNING)
     assert to_dict(job)["state"] == enums.JobState.RUNNING.name
     assert enums.JobState.RUNNING == scaimind.JOB_STATE_RUNNING
+
+
+@pytest.mark.asyncio
+async def test_the_sdks_own_results_give_their_responses_dict(grid: Any) -> None:
+    """ChatReply and Embeddings are results too: to_dict gives their
+    response's dict, in both flavours; anything else is still a TypeError."""
+    from scaigrid_client import to_dict as to_dict_of
+
+    hello = [{"role": "user", "content": "hello"}]
+    reply = await grid.inference.infer(model="scailabs/poolnoodle-omni", messages=hello)
+    as_dict = to_dict_of(reply)
+    assert as_dict == to_dict_of(reply.response)
+    assert as_dict["message"]["content"] == reply.content and as_dict["finish_reason"] == "STOP"
+    vectors = await grid.inference.embed(model="scailabs/poolnoodle-omni", inputs=["a", "b"])
+    assert [e["index"] for e in to_dict_of(vectors)["embeddings"]] == [0, 1]
+    with pytest.raises(TypeError, match="expected a protobuf message, got list"):
+        to_dict_of([1.0, 2.0])  # type: ignore[arg-type]
