@@ -32,6 +32,7 @@ __all__ = [
     "MetadataArg",
     "Method",
     "NotGiven",
+    "OptionsTimeout",
     "RawResponse",
     "auth_header",
     "call_details",
@@ -121,6 +122,13 @@ class Method(Generic[Req, Resp]):
             streaming=descriptor.server_streaming,
             default_timeout=default_timeout,
         )
+
+
+class OptionsTimeout(float):
+    """A ``timeout=`` that ``with_options()`` set, not the call: a deadline
+    error then says where it came from."""
+
+    __slots__ = ()
 
 
 @dataclass

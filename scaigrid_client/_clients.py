@@ -29,6 +29,7 @@ from scaigrid_client._call import (
     MetadataArg,
     Method,
     NotGiven,
+    OptionsTimeout,
     Req,
     Resp,
     call_details,
@@ -219,7 +220,7 @@ class _Client:
                 raise ValueError(
                     f"timeout: must be a positive number of seconds or None, got {timeout!r}"
                 )
-            given["timeout"] = timeout
+            given["timeout"] = None if timeout is None else OptionsTimeout(timeout)
         if not isinstance(retry, NotGiven):
             if not isinstance(retry, RetryPolicy):
                 raise TypeError(f"retry: expected a RetryPolicy, got {type(retry).__name__}")

@@ -11,7 +11,7 @@ from typing import Any
 import grpc
 
 from scaigrid_client import errors
-from scaigrid_client._call import CallState, Metadata
+from scaigrid_client._call import CallState, Metadata, OptionsTimeout
 from scaigrid_client._retry import never_connected
 
 __all__ = ["FailureDecoder"]
@@ -76,7 +76,9 @@ class FailureDecoder:
     ) -> errors.DeadlineExceededError:
         """The call's own deadline ran out: say which deadline and where it came from."""
         made = state.attempt if attempts is None else attempts
-        if not state.timeout_is_default:
+        if isinstance(state.timeout, OptionsTimeout):
+            source = "timeout= of with_options(); pass timeout= to the call to change it"
+        elif not state.timeout_is_default:
             source = "timeout= of this call"
         elif self._client_timeout is not None:
             source = "the client's default timeout=; pass timeout= to the call to change it"

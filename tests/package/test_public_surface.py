@@ -96,7 +96,9 @@ async def test_with_options_shares_the_channel_and_sets_defaults(
     (call,) = fake.calls("InferenceService.ListModels")
     assert call.metadata["x-team"] == "search" and call.metadata["x-call"] == "1"
     fake.delay("InferenceService.ListModels", seconds=0.6, times=2)
-    with pytest.raises(errors.DeadlineExceededError, match=r"deadline of 0\.3 s"):
+    with pytest.raises(
+        errors.DeadlineExceededError, match=r"deadline of 0\.3 s .*\(timeout= of with_options\(\)"
+    ):
         await tagged.inference.list_models()
     await tagged.inference.list_models(timeout=None)  # a call still says otherwise
     await tagged.close()  # shares the channel: closing it leaves the original open
