@@ -6,6 +6,7 @@ malformed, an HTTP API key, unknown, expired, or not scoped for the service.
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -42,6 +43,14 @@ class Tokens:
         self._grants[self._default] = _Grant(SCOPES, None)
 
     def issue(self, scopes: Iterable[str], expires_in: float | None) -> str:
+        if isinstance(scopes, str):
+            raise TypeError(f"scopes: pass a list of scopes, such as [{scopes!r}], not one str")
+        if expires_in is not None and (
+            isinstance(expires_in, bool)
+            or not isinstance(expires_in, (int, float))
+            or not math.isfinite(expires_in)
+        ):
+            raise TypeError(f"expires_in: expected a number of seconds or None, got {expires_in!r}")
         scopes = frozenset(scopes)
         unknown = scopes - SCOPES
         if unknown:

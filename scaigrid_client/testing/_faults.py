@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,6 +44,22 @@ class OpenStream:
     dropped: FakeError | None = None
 
 
+def check_count(value: object, name: str, least: int) -> None:
+    """A whole number of at least ``least``, or an error naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+    if value < least:
+        raise ValueError(f"{name}: must be at least {least}, got {value}")
+
+
+def check_seconds(value: object, name: str) -> None:
+    """A finite number of seconds, at least 0, or an error naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}: expected a number of seconds, got {type(value).__name__}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name}: must be a finite number of seconds, at least 0, got {value}")
+
+
 class Faults:
     """The queued faults and delays of each method, and the open streams."""
 
@@ -57,14 +74,18 @@ class Faults:
         status = fault.status
         if not isinstance(status, grpc.StatusCode) or status is grpc.StatusCode.OK:
             raise ValueError("status: pass a grpc.StatusCode other than OK")
-        if times < 1 or fault.after_messages < 0:
-            raise ValueError("times must be at least 1 and after_messages at least 0")
+        if fault.code is not None and (not isinstance(fault.code, str) or not fault.code):
+            raise TypeError(f"code: expected a non-empty str or None, got {fault.code!r}")
+        if not isinstance(fault.message, str):
+            raise TypeError(f"message: expected a str, got {type(fault.message).__name__}")
+        check_count(times, "times", 1)
+        check_count(fault.after_messages, "after_messages", 0)
         self._faults.setdefault(method, deque()).extend([fault] * times)
 
     def delay(self, method: str, *, seconds: float, times: int) -> None:
         check_method(method)
-        if seconds < 0 or times < 1:
-            raise ValueError("seconds must be at least 0 and times at least 1")
+        check_seconds(seconds, "seconds")
+        check_count(times, "times", 1)
         self._delays.setdefault(method, deque()).extend([seconds] * times)
 
     async def next(self, method: str) -> Fault | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from typing import Any
 
 import grpc
 import pytest
@@ -523,6 +524,9 @@ async def test_drop_streams_and_reset(fake: FakeScaiGrid, channel: grpc.aio.Chan
     await stub.InvokeCore(scaicore.InvokeCoreRequest(core_id="c"), metadata=md)
 
 
+LIST = "InferenceService.ListModels"
+
+
 async def test_bad_fault_arguments(fake: FakeScaiGrid) -> None:
     with pytest.raises(ValueError, match="unknown"):
         fake.fail("Nope.Method", grpc.StatusCode.UNAVAILABLE)
@@ -530,6 +534,45 @@ async def test_bad_fault_arguments(fake: FakeScaiGrid) -> None:
         fake.fail("InferenceService.ListModels", grpc.StatusCode.OK)
     with pytest.raises(ValueError, match="seconds"):
         fake.delay("InferenceService.ListModels", seconds=-1)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda f: f.delay(LIST, seconds="x"), TypeError, r"^seconds: expected a number"),
+        (
+            lambda f: f.delay(LIST, seconds=float("nan")),
+            ValueError,
+            r"^seconds: must be finite|^seconds: must be a finite",
+        ),
+        (
+            lambda f: f.delay(LIST, seconds=1, times=0),
+            ValueError,
+            r"^times: must be at least 1, got 0",
+        ),
+        (lambda f: f.fail(LIST, "unavailable", times="2"), TypeError, r"^times: expected an int"),
+        (
+            lambda f: f.fail(LIST, "unavailable", after_messages=-1),
+            ValueError,
+            r"^after_messages: must be at least 0",
+        ),
+        (
+            lambda f: f.fail(LIST, "permission_denied", code=5),
+            TypeError,
+            r"^code: expected a non-empty str",
+        ),
+        (lambda f: f.issue_token(scopes="scaiinfer"), TypeError, r"^scopes: pass a list of scopes"),
+        (lambda f: f.issue_token(expires_in="x"), TypeError, r"^expires_in: expected a number"),
+    ],
+)
+async def test_a_bad_control_argument_is_named_before_anything_changes(
+    fake: FakeScaiGrid, call: Any, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        call(fake)
+    assert fake.calls() == []
+    async with fake.client() as grid:
+        assert await grid.inference.list_models()  # nothing was queued
 
 
 async def test_health_and_unimplemented(fake: FakeScaiGrid, channel: grpc.aio.Channel) -> None:
