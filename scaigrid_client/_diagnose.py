@@ -10,7 +10,7 @@ that, one short probe asks the gateway what it speaks:
 - the client uses TLS, the handshake succeeds, and the gateway closes the
   connection instead of greeting HTTP/2 when no client certificate is sent:
   ``client_cert_required``, or ``client_cert_rejected`` if the client had
-  sent one.
+  sent one (``client_cert_expired`` when its dates say it is not valid now).
 
 Anything else (refused, reset, a greeting) proves nothing, and the failure
 stays an ordinary, retryable UNAVAILABLE. The probe verifies nothing and
@@ -19,6 +19,7 @@ sends nothing but TLS and the HTTP/2 preface: it never carries the token.
 
 from __future__ import annotations
 
+import datetime
 import socket
 import ssl
 
@@ -109,8 +110,22 @@ def _probe(address: Address, tls: bool | TLSConfig, timeout: float) -> str | Non
 
 
 def _cert_reason(tls: bool | TLSConfig) -> str:
-    sent = isinstance(tls, TLSConfig) and tls.client_cert is not None
-    return "client_cert_rejected" if sent else "client_cert_required"
+    if not isinstance(tls, TLSConfig) or tls.client_cert is None:
+        return "client_cert_required"
+    # The gateway rejects an expired certificate as it does an untrusted
+    # one (the connection is closed either way): the dates tell them apart.
+    from scaigrid_client import _x509
+
+    try:
+        dates = _x509.validity(tls.client_cert)
+    except ValueError:
+        return "client_cert_rejected"
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return (
+        "client_cert_rejected"
+        if dates.not_before <= now <= dates.not_after
+        else "client_cert_expired"
+    )
 
 
 def probe_setup_failure(target: str, tls: bool | TLSConfig, timeout: float) -> str | None:

@@ -206,7 +206,10 @@ class TLSVerificationError(UnavailableError):
     - ``"tls_required"``: TLS is off, but the gateway speaks only TLS;
     - ``"client_cert_required"``: the gateway wants a client certificate (mTLS);
     - ``"client_cert_rejected"``: it did not accept the one sent;
-    - ``"client_key_mismatch"``: the client key does not belong to the certificate.
+    - ``"client_cert_expired"``: the one sent has expired (or is not valid yet);
+    - ``"client_key_mismatch"``: the client key does not belong to the certificate;
+    - ``"certificate_expired"``: the gateway's certificate has expired (or is
+      not valid yet).
 
     The same settings fail the same way every time, so it is never retried.
 
@@ -430,6 +433,8 @@ TLS_FAILURE_TEXT: dict[str, str] = {
     "pass TLSConfig(client_cert=..., client_key=...)",
     "client_cert_rejected": "the gateway did not accept the client certificate; it must be "
     "signed by a CA the gateway trusts for clients",
+    "client_cert_expired": "the client certificate has expired (or is not valid yet); renew "
+    "it, or use TLSFiles so that renewed files are picked up while the client runs",
     "client_key_mismatch": "the client certificate and key cannot be used together; "
     "the key must be the certificate's own",
 }

@@ -172,6 +172,8 @@ def _tls_hint(reason: str, args: argparse.Namespace) -> str:
         "client_cert_required": "the gateway requires mTLS: pass --client-cert and --client-key",
         "client_cert_rejected": "pass --client-cert/--client-key issued by a CA the gateway "
         "trusts for clients",
+        "client_cert_expired": "the --client-cert certificate has expired (or is not valid "
+        "yet): pass a current one",
         "client_key_mismatch": "--client-key must be the key of the --client-cert certificate",
     }
     return hints.get(reason, "")

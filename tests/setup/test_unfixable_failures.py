@@ -74,6 +74,29 @@ async def test_mtls_gateway_rejects_a_certificate_from_another_ca() -> None:
 
 
 @pytest.mark.asyncio
+async def test_mtls_gateway_rejects_an_expired_certificate_as_expired() -> None:
+    """Signed by the CA the gateway trusts, but expired: the error says so
+    (the gateway closes the connection as for a stranger's certificate)."""
+    import datetime
+
+    async with FakeScaiGrid(tls=True, require_client_cert=True) as fake:
+        long_ago = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=2)
+        expired = fake.issue_client_cert(not_before=long_ago, valid_for=-3600)
+        tls = TLSConfig(
+            ca_cert=fake.client_tls().ca_cert,
+            client_cert=expired.cert,
+            client_key=expired.key,
+            server_name="localhost",
+        )
+        events: list[RetryEvent] = []
+        with pytest.raises(errors.TLSVerificationError) as info:
+            await _list_models(fake.target, tls, events)
+        assert info.value.reason == "client_cert_expired"
+        assert "expired" in info.value.message and "TLSFiles" in info.value.message
+        assert events == []
+
+
+@pytest.mark.asyncio
 async def test_a_connection_closed_by_a_plaintext_peer_is_still_retried() -> None:
     """A peer that closes every connection at once (a gateway going away)
     looks like the TLS cases to grpc; the probe proves nothing there, so the
