@@ -371,9 +371,20 @@ def test_every_v1_enum_has_its_intenum() -> None:
             for descriptor in module.DESCRIPTOR.enum_types_by_name.values():
                 members = getattr(enums, descriptor.name)
                 assert {m.value for m in members} == {v.number for v in descriptor.values}
-                # and its names as a Literal, for enum arguments (1.0)
+                # and its names as a Literal, for enum arguments (1.0): the
+                # short name in lower and upper case, and the full name
                 names = typing.get_args(getattr(enums, f"{descriptor.name}Name"))
-                assert set(names) == {m.name.lower() for m in members if m.value}
+                spellings = {
+                    spelling
+                    for m in members
+                    if m.value
+                    for spelling in (
+                        m.name.lower(),
+                        m.name,
+                        descriptor.values_by_number[m.value].name,
+                    )
+                }
+                assert set(names) == spellings
                 seen += 1
     assert seen * 2 == len(enums.__all__)
     # The short names are to_dict's.
