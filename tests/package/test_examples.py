@@ -199,3 +199,16 @@ def test_tail_events_survives_a_real_restart(tmp_path: pathlib.Path) -> None:
     assert tail.returncode == 0, out
     assert "8 events, sequences 1..8, gapless: True" in out
     assert "resuming CoreRuntimeService.StreamEvents" in out
+
+
+def test_upgrading_uses_only_the_1_0_spellings() -> None:
+    out = run("-W", "error::DeprecationWarning", "upgrading.py")
+    assert "request id upgrade-1, 1 attempt" in out
+    assert "core core-upgrade passivated" in out and "core restored" in out
+    assert "page(s) of jobs" in out and "typed error: core_not_found" in out
+
+
+def test_versions_are_logged_and_within_the_window() -> None:
+    out = run("versions.py")
+    assert "scaigrid-client " in out and "grpcio " in out and "protobuf " in out
+    assert "within the supported window" in out and "one call:" in out
