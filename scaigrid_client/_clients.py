@@ -556,10 +556,10 @@ class HeartbeatClient(_Client):
         *,
         node_id: str,
         capacity: Callable[[], Mapping[str, Any] | Awaitable[Mapping[str, Any]]],
-        interval: float = 5.0,
+        interval: float | None = None,
         jitter: float = 0.1,
     ) -> HeartbeatLoop:
-        """Send a heartbeat every ``interval`` seconds in the background.
+        """Send heartbeats in the background, as often as the gateway asks.
 
         Failures are logged and counted and the loop goes on, so it rides out
         gateway restarts. Async: needs a running event loop (a task); sync: a
@@ -570,7 +570,9 @@ class HeartbeatClient(_Client):
             capacity: called before each beat (may be async in the async
                 flavour); returns `heartbeat`'s keyword arguments, such as
                 ``{"gpu_count": 8, "queue_depth": 3}``.
-            interval: seconds between beats, above 0; default 5.
+            interval: seconds between beats, above 0; None (default): the
+                interval the gateway asks for in each acknowledgement
+                (``next_interval_ms``), 5 s until the first.
             jitter: each interval varies by up to this share, in [0, 1);
                 default 0.1.
 
@@ -583,8 +585,10 @@ class HeartbeatClient(_Client):
                 Raised before anything is sent.
         """
         _text(node_id, "node_id")
-        if not interval > 0:
-            raise ValueError(f"interval: must be a positive number of seconds, got {interval!r}")
+        if interval is not None and not interval > 0:
+            raise ValueError(
+                f"interval: must be a positive number of seconds or None, got {interval!r}"
+            )
         if not 0 <= jitter < 1:
             raise ValueError(f"jitter: must be in [0, 1), got {jitter!r}")
         return HeartbeatLoop(functools.partial(self._beat, node_id, capacity), interval, jitter)

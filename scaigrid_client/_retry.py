@@ -83,6 +83,20 @@ def jittered(interval: float, jitter: float) -> float:
     return interval * (1 + jitter * (2 * random.random() - 1))
 
 
+# A heartbeat loop left to the gateway beats this often until the gateway
+# says (HeartbeatResponse.next_interval_ms).
+DEFAULT_HEARTBEAT_INTERVAL = 5.0
+
+
+def heartbeat_wait(interval: float | None, last: object, jitter: float) -> float:
+    """Seconds until the next beat: ``interval`` when the agent fixed one,
+    else the interval the gateway last asked for; jittered either way."""
+    if interval is None:
+        asked = getattr(last, "next_interval_ms", 0)
+        interval = asked / 1000 if asked else DEFAULT_HEARTBEAT_INTERVAL
+    return jittered(interval, jitter)
+
+
 class RetryBudget:
     """gRPC retryThrottling: token bucket shared by a client's calls."""
 

@@ -26,7 +26,7 @@ from scaigrid_client._channel import build_channel
 from scaigrid_client._config import TLSConfig
 from scaigrid_client._fork import channel_closed, channel_opened, check_not_forked
 from scaigrid_client._messages import scaiinfer
-from scaigrid_client._retry import jittered
+from scaigrid_client._retry import heartbeat_wait
 from scaigrid_client._tls_rotation import AioCounted, Lease
 
 __all__ = [
@@ -281,7 +281,7 @@ class HeartbeatLoop:
     last: scaiinfer.HeartbeatResponse | None
 
     def __init__(
-        self, beat: Callable[[HeartbeatLoop], Any], interval: float, jitter: float
+        self, beat: Callable[[HeartbeatLoop], Any], interval: float | None, jitter: float
     ) -> None:
         self.sent = 0
         self.failed = 0
@@ -296,11 +296,11 @@ class HeartbeatLoop:
         self._task = loop.create_task(self._run(beat, interval, jitter))
 
     async def _run(
-        self, beat: Callable[[HeartbeatLoop], Any], interval: float, jitter: float
+        self, beat: Callable[[HeartbeatLoop], Any], interval: float | None, jitter: float
     ) -> None:
         while True:
             await beat(self)
-            await asyncio.sleep(jittered(interval, jitter))
+            await asyncio.sleep(heartbeat_wait(interval, self.last, jitter))
 
     @property
     def running(self) -> bool:

@@ -25,7 +25,7 @@ from scaigrid_client._channel import build_sync_channel
 from scaigrid_client._config import TLSConfig
 from scaigrid_client._fork import channel_closed, channel_opened, check_not_forked
 from scaigrid_client._messages import scaiinfer
-from scaigrid_client._retry import jittered
+from scaigrid_client._retry import heartbeat_wait
 from scaigrid_client._tls_rotation import Lease, SyncStreamCounted, SyncUnaryCounted
 from scaigrid_client.sync._call_loop import CallLoop, ServerStream
 
@@ -211,7 +211,7 @@ class HeartbeatLoop:
     last: scaiinfer.HeartbeatResponse | None
 
     def __init__(
-        self, beat: Callable[[HeartbeatLoop], object], interval: float, jitter: float
+        self, beat: Callable[[HeartbeatLoop], object], interval: float | None, jitter: float
     ) -> None:
         self.sent = 0
         self.failed = 0
@@ -222,10 +222,12 @@ class HeartbeatLoop:
         )
         self._thread.start()
 
-    def _run(self, beat: Callable[[HeartbeatLoop], object], interval: float, jitter: float) -> None:
+    def _run(
+        self, beat: Callable[[HeartbeatLoop], object], interval: float | None, jitter: float
+    ) -> None:
         while not self._stopped.is_set():
             beat(self)
-            self._stopped.wait(jittered(interval, jitter))
+            self._stopped.wait(heartbeat_wait(interval, self.last, jitter))
 
     @property
     def running(self) -> bool:

@@ -514,6 +514,28 @@ async def test_heartbeat_fields_a_capacity_may_not_return_are_named(
     assert [h.request.gpu_count for h in sent][:1] == [1]
 
 
+async def test_a_heartbeat_loop_without_an_interval_follows_the_gateway(
+    fake: FakeScaiGrid, grid: ScaiGrid
+) -> None:
+    from scaigrid_client._retry import heartbeat_wait
+    from scaigrid_client.v1 import scaiinfer
+
+    asked = scaiinfer.HeartbeatResponse(next_interval_ms=250)
+    assert heartbeat_wait(None, asked, 0.0) == 0.25  # what the gateway asked
+    assert heartbeat_wait(None, None, 0.0) == 5.0  # before the first answer
+    assert heartbeat_wait(2.0, asked, 0.0) == 2.0  # the agent's own interval wins
+    assert 0.225 <= heartbeat_wait(None, asked, 0.1) <= 0.275
+    loop = grid.heartbeat.start_heartbeats(node_id="agent", capacity=dict)  # interval=None
+    for _ in range(300):
+        if loop.sent >= 1:
+            break
+        await asyncio.sleep(0.01)
+    await loop.stop()
+    assert loop.sent == 1 and loop.last.next_interval_ms == 5000  # the fake asks for 5 s
+    with pytest.raises(ValueError, match="interval: must be a positive number of seconds or None"):
+        grid.heartbeat.start_heartbeats(node_id="agent", capacity=dict, interval=0)
+
+
 async def test_capacity_may_return_every_heartbeat_field_and_nothing_else() -> None:
     from scaigrid_client import _clients
 
