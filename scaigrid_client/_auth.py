@@ -214,6 +214,21 @@ class _ScaiKeyGrant:
         refresh_margin: float = 60.0,
         timeout: float = 10.0,
     ) -> None:
+        """A ScaiKey provider of either flavour, for one OAuth2 client.
+
+        Args:
+            token_url: ScaiKey's token endpoint, an http(s) URL.
+            client_id: the service's OAuth2 client id.
+            client_secret: its secret (never shown).
+            scopes: the scopes to ask for; default the three services'.
+            refresh_margin: seconds before expiry at which a new token is
+                fetched; default 60.
+            timeout: seconds each fetch may take; default 10.
+
+        Raises:
+            ValueError: ``token_url`` is not an http(s) URL, or the client id
+                or secret is empty.
+        """
         if not token_url.startswith(("https://", "http://")):
             raise ValueError("token_url: must be an http(s) URL of ScaiKey's token endpoint")
         if not client_id:
@@ -286,19 +301,6 @@ class ScaiKeyTokenProvider(_ScaiKeyGrant):
     cache is shared by every loop that uses the provider). The client secret
     and the tokens never appear in ``repr()``, logs or exception text. For
     the sync clients, use ``scaigrid_client.sync.ScaiKeyTokenProvider``.
-
-    Args:
-        token_url: ScaiKey's token endpoint, an http(s) URL.
-        client_id: the service's OAuth2 client id.
-        client_secret: its secret (never shown).
-        scopes: the scopes to ask for; default the three services'.
-        refresh_margin: seconds before expiry at which a new token is
-            fetched; default 60.
-        timeout: seconds each fetch may take; default 10.
-
-    Raises:
-        ValueError: ``token_url`` is not an http(s) URL, or the client id or
-            secret is empty.
     """
 
     async def get_token(self) -> str:
@@ -339,19 +341,6 @@ class SyncScaiKeyTokenProvider(_ScaiKeyGrant):
     """ScaiKeyTokenProvider for the sync clients (``scaigrid_client.sync``):
     the same grant and cache; ``get_token`` blocks, and threads that need a
     token at once share one fetch.
-
-    Args:
-        token_url: ScaiKey's token endpoint, an http(s) URL.
-        client_id: the service's OAuth2 client id.
-        client_secret: its secret (never shown).
-        scopes: the scopes to ask for; default the three services'.
-        refresh_margin: seconds before expiry at which a new token is
-            fetched; default 60.
-        timeout: seconds each fetch may take; default 10.
-
-    Raises:
-        ValueError: ``token_url`` is not an http(s) URL, or the client id or
-            secret is empty.
     """
 
     def get_token(self) -> str:

@@ -247,10 +247,10 @@ class _Client:
     ) -> Resp:
         if self._defaults:
             options = self._options(options)
-        if info is None and "call_info" in options:
-            info = call_details(options)  # the deprecated out-parameter
         if info is not None:
             options = {**options, "call_info": info}
+        elif "call_info" in options:
+            call_details(options)  # the deprecated out-parameter: it warns
         return await self._transport.unary(method, request, **options)
 
     def _stream(
