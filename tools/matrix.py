@@ -1,9 +1,9 @@
 """Run the test suite against the built wheel on several Python x grpcio x protobuf cells.
 
-Each cell is its own virtual environment under .matrix/, with the wheel, its
-`testing` and `cli` extras, explicit pins of grpcio and protobuf (none for
-"newest": pip takes the newest it finds) and the test tools of the dev extra
-(not the generation, lint or typing tools). The suite runs from tests/ against
+Each cell is its own virtual environment under .matrix/, made and filled by
+.venv's uv: the wheel, its `testing` and `cli` extras, explicit pins of
+grpcio and protobuf (none for "newest": uv takes the newest it finds) and the
+test tools of the dev extra (not the generation, lint or typing tools). The suite runs from tests/ against
 the installed wheel, never the work tree.
 
     python tools/matrix.py         # CI: the oldest pair on the oldest Python,
@@ -118,6 +118,15 @@ def find_pythons() -> dict[str, str]:
     return found
 
 
+def uv() -> str:
+    """The uv that `make` installed beside this interpreter (.venv/bin), else PATH's."""
+    beside = pathlib.Path(sys.executable).parent / "uv"
+    found = str(beside) if beside.exists() else shutil.which("uv")
+    if not found:
+        sys.exit("tools/matrix.py needs uv: `make venv` installs it in .venv")
+    return found
+
+
 def test_requirements() -> list[str]:
     with open(ROOT / "pyproject.toml", "rb") as f:
         dev = tomllib.load(f)["project"]["optional-dependencies"]["dev"]
@@ -128,8 +137,7 @@ def build_wheel() -> pathlib.Path:
     dist = MATRIX / "dist"
     shutil.rmtree(dist, ignore_errors=True)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(ROOT)],
-        check=True,
+        [uv(), "build", "--quiet", "--wheel", "--out-dir", str(dist), str(ROOT)], check=True
     )
     (wheel,) = dist.glob("scaigrid_client-*.whl")
     return wheel
@@ -180,9 +188,12 @@ def run_cell(
     pins = [f"grpcio=={cell.grpcio}" if cell.grpcio else "grpcio"]
     pins.append(f"protobuf=={cell.protobuf}" if cell.protobuf else "protobuf")
     # --only-binary: a missing wheel is a finding, not a 20-minute source build.
-    pip = (
-        python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade",
-        "--only-binary=grpcio,protobuf,grpcio-health-checking,grpcio-reflection",
+    # Bytecode compiled at install, as pip does: the suite runs with
+    # PYTHONDONTWRITEBYTECODE, and each subprocess would compile grpc again.
+    install = (uv(), "pip", "install", "--quiet", "--python", python, "--compile-bytecode")
+    resolve = (
+        *install, "--upgrade", "--only-binary", "grpcio", "--only-binary", "protobuf",
+        "--only-binary", "grpcio-health-checking", "--only-binary", "grpcio-reflection",
     )  # fmt: skip
     started = time.monotonic()
     with (MATRIX / f"{cell.name}.log").open("w") as log:
@@ -205,10 +216,12 @@ def run_cell(
             last = done.stdout
             return done.returncode == 0
 
-        if not python.exists() and not run(cell.interpreter, "-m", "venv", env_dir):
+        if not python.exists() and not run(
+            uv(), "venv", "--quiet", "--python", cell.interpreter, env_dir
+        ):
             cell.result = "venv failed"
             return
-        # What this venv was installed from; the same again needs no pip run.
+        # What this venv was installed from; the same again needs no install.
         stamp = env_dir / ".installed"
         wanted = hashlib.sha256(
             "\n".join([wheel.name, *pins, *requirements]).encode() + wheel.read_bytes()
@@ -219,12 +232,12 @@ def run_cell(
             log.write(f"(installed from this wheel and these pins already: {stamp})\n")
         else:
             stamp.unlink(missing_ok=True)
-            with_extra = run(*pip, f"{wheel}[testing,cli]", *pins, *requirements)
-            if not with_extra and (cell.full_required or not run(*pip, wheel, *pins)):
+            with_extra = run(*resolve, f"{wheel}[testing,cli]", *pins, *requirements)
+            if not with_extra and (cell.full_required or not run(*resolve, wheel, *pins)):
                 cell.result = "does not resolve"
                 return
             # The same version of the wheel may be installed from an earlier run.
-            run(python, "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall", wheel)
+            run(*install, "--no-deps", "--reinstall", "--refresh-package", "scaigrid-client", wheel)
             stamp.write_text(f"{wanted} {'testing' if with_extra else 'core'}\n")
         if not run(python, "-W", "error", "-c", VERSIONS):
             cell.result = "import failed"

@@ -19,7 +19,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import venv
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 ENV = ROOT / ".typing"
@@ -57,27 +56,23 @@ def blocking(grid: sync.ScaiGrid) -> None:
 
 
 def install() -> None:
-    """The venv once; then the package from this tree as a user gets it (its
-    dependencies, no extras), rebuilt on every run, the dependencies
-    installed again only when pyproject.toml changed."""
+    """The venv once, made by .venv's uv; then the package from this tree as
+    a user gets it (its dependencies, no extras), rebuilt on every run."""
     if not (BIN / "python").exists():
-        venv.create(ENV, with_pip=True)
-        pip("install", "--upgrade", "pip")
-        pip("install", "mypy", "pyright[nodejs]")
-    stamp = ENV / ".pyproject"
-    pyproject = (ROOT / "pyproject.toml").read_text()
-    if stamp.exists() and stamp.read_text() == pyproject:
-        pip("install", "--no-deps", "--force-reinstall", "--no-cache-dir", str(ROOT))
-    else:
-        pip("install", "--force-reinstall", "--no-cache-dir", str(ROOT))
-        stamp.write_text(pyproject)
+        uv("venv", "--python", sys.executable, str(ENV))
+        uv("pip", "install", "mypy", "pyright[nodejs]")
+    # --reinstall and --refresh: uv would otherwise reuse the wheel it built
+    # from this directory before, stale once a source file changed.
+    uv("pip", "install", "--reinstall-package", "scaigrid-client", "--refresh-package",
+       "scaigrid-client", str(ROOT))  # fmt: skip
 
 
-def pip(*args: str) -> None:
-    subprocess.run(
-        [str(BIN / "python"), "-m", "pip", "--quiet", "--disable-pip-version-check", *args],
-        check=True,
-    )
+def uv(*args: str) -> None:
+    beside = pathlib.Path(sys.executable).parent / "uv"
+    command = [str(beside) if beside.exists() else "uv", *args, "--quiet"]
+    if args[0] == "pip":
+        command += ["--python", str(BIN / "python")]
+    subprocess.run(command, check=True)
 
 
 def reported_lines(output: str, file: str) -> set[int]:
