@@ -1,4 +1,6 @@
-"""The real `scaigrid` console script, as a subprocess, against `scaigrid fake`."""
+"""The `scaigrid` command line against `scaigrid fake`: in this process
+(tests/support/cli_runner.py) unless the process is the point (``process=True``
+and the tests that start the console script themselves)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.cli_runner import run_cli
 from tests.support.connect_proxy import ConnectProxy
 from tests.support.standalone import SCAIGRID, Standalone, free_port
 
@@ -55,17 +58,23 @@ def cli(
     stdin: str | None = None,
     code: int = 0,
     plaintext: bool = True,
+    process: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `scaigrid ARGS`; check the exit code, and no traceback unless -v."""
-    result = subprocess.run(
-        [SCAIGRID, *args],
-        env=_env(target, token, plaintext=plaintext),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    """Run `scaigrid ARGS` (as a subprocess of the console script with
+    ``process=True``); check the exit code, and no traceback unless -v."""
+    env = _env(target, token, plaintext=plaintext)
+    if process:
+        result = subprocess.run(
+            [SCAIGRID, *args],
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    else:
+        result = run_cli(args, env=env, stdin=stdin)
     assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
     if "-v" not in args:
         assert "Traceback" not in result.stderr
@@ -433,7 +442,7 @@ def test_fake_on_a_busy_port_is_one_line(flag: str) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         args = ["--port", str(port)] if flag == "--port" else ["--port", "0", flag, str(port)]
-        result = cli("127.0.0.1:1", "fake", *args, code=1)
+        result = cli("127.0.0.1:1", "fake", *args, code=1, process=True)
     ours = [line for line in result.stderr.splitlines() if line.startswith("scaigrid")]
     assert len(ours) == 1, result.stderr
     assert ours[0].startswith("scaigrid: error: ") and str(port) in ours[0]
@@ -646,7 +655,7 @@ def test_a_busy_fake_port_suggests_the_flag() -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        stderr = cli("127.0.0.1:1", "fake", "--port", str(port), code=1).stderr
+        stderr = cli("127.0.0.1:1", "fake", "--port", str(port), code=1, process=True).stderr
     assert "pass --port 0 for a free one" in stderr and "port=0" not in stderr
 
 
@@ -699,6 +708,7 @@ def stderr_line(stderr: str) -> str:
 
 def test_the_cli_keeps_grpcs_own_log_lines_quiet(tmp_path: pathlib.Path) -> None:
     with Standalone(TOKEN, "--tls-dir", str(tmp_path)) as gateway:
-        stderr = cli(gateway.target, "models", code=8).stderr  # plaintext at TLS
+        # plaintext at TLS; grpc-core writes to the process's own stderr
+        stderr = cli(gateway.target, "models", code=8, process=True).stderr
     assert "ssl_transport_security" not in stderr
     assert all(line.startswith(("scaigrid:", "hint:")) for line in stderr.splitlines()), stderr

@@ -23,7 +23,8 @@ from scaigrid_client._conformance._registry import CaseSkipped
 from scaigrid_client._conformance._runner import run_case
 from scaigrid_client.testing import FakeScaiGrid, _dispatch, _rpcs, _services
 from scaigrid_client.testing._errors import FakeError
-from tests.support.standalone import SCAIGRID, Standalone, free_port
+from tests.support.cli_runner import run_cli
+from tests.support.standalone import Standalone, free_port
 
 TOKEN = "sgst_conformance_suite_token_0123"
 DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "conformance.md"
@@ -63,17 +64,11 @@ def standalone() -> Iterator[FakeWithControl]:
 def conformance(
     target: str, *args: str, code: int = 0, token: str = TOKEN
 ) -> subprocess.CompletedProcess[str]:
-    """Run the console script: `scaigrid conformance --target TARGET ARGS`."""
+    """Run `scaigrid conformance --target TARGET ARGS` (in this process:
+    tests/support/cli_runner.py)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCAIGRID_")}
     env["SCAIGRID_SERVICE_TOKEN"] = token
-    result = subprocess.run(
-        [SCAIGRID, "conformance", "--target", target, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_cli(["conformance", "--target", target, *args], env=env, timeout=120)
     assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     return result
