@@ -1,5 +1,10 @@
 # Every target creates .venv when it is missing and is safe to run again.
-PYTHON ?= python3
+# .venv is on the newest supported Python here (pyenv's builds too), so that
+# its suite is the newest end of the dependency window and tools/matrix.py's
+# cell the oldest; `make PYTHON=python3.11 ...` chooses another.
+ifndef PYTHON
+PYTHON := $(shell python3 tools/pythons.py --newest 2>/dev/null || echo python3)
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python

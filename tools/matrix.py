@@ -3,22 +3,24 @@
 Each cell is its own virtual environment under .matrix/, made and filled by
 .venv's uv: the wheel, its `testing` and `cli` extras, explicit pins of
 grpcio and protobuf (none for "newest": uv takes the newest it finds) and the
-test tools of the dev extra (not the generation, lint or typing tools). The suite runs from tests/ against
-the installed wheel, never the work tree.
+test tools of the dev extra (not the generation, lint or typing tools). The
+suite runs from tests/ against the installed wheel, never the work tree.
 
-    python tools/matrix.py         # CI: the oldest pair on the oldest Python,
-                                   # the newest pair on the newest Python
+    python tools/matrix.py         # make test: the oldest pair on the oldest
+                                   # Python (and the newest pair on the newest,
+                                   # unless .venv is on it: see default_cells)
     python tools/matrix.py --grid  # every present Python x every pair below
     python tools/matrix.py --grid --only protobuf5   # the cells whose name has that
     python tools/matrix.py --prepare   # build the wheel and the cells' venvs only
-    python tools/matrix.py --full      # the slow tests too (they run once in .venv)
+    python tools/matrix.py --full      # the slow and serial tests too
 
-The cells deselect the tests marked slow and the CLI's tests (`make test`
-runs those once, in .venv) unless --full is given, and run --jobs of them at once (default 2). A
-cell's venv is installed once per wheel and pins (a stamp file in it), so a
-run after --prepare goes straight to the tests. A supported Python that is
-not on this machine gets a SKIP line. A table of the cells closes the run;
-the exit status is 1 if any cell failed.
+The cells deselect the tests marked slow or serial and the CLI's tests
+(`make test` runs those once, in .venv) unless --full is given, and run
+--jobs of them at once (default 2). A cell's venv is installed once per
+wheel and pins (a stamp file in it), so a run after --prepare goes straight
+to the tests. A supported Python that is not on this machine gets a SKIP
+line. A table of the cells closes the run; the exit status is 1 if any cell
+failed.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import dataclasses
-import glob
 import hashlib
 import os
 import pathlib
@@ -41,10 +42,10 @@ import time
 from collections.abc import Callable
 
 import tomllib  # the script runs on .venv's Python; tomllib needs 3.11
+from pythons import PYTHONS, find_pythons  # tools/, beside this script
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MATRIX = ROOT / ".matrix"
-PYTHONS = ("3.10", "3.11", "3.12", "3.13")
 OLDEST = ("1.70.0", "5.29.1")
 NEWEST = (None, None)
 # The wider grid: each protobuf major at its oldest and newest, the runtimes
@@ -104,18 +105,6 @@ class Cell:
         return (
             f"py{self.python}-grpcio{self.grpcio or 'newest'}-protobuf{self.protobuf or 'newest'}"
         )
-
-
-def find_pythons() -> dict[str, str]:
-    """Each supported Python present here: pyenv's builds first, then PATH."""
-    pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    found: dict[str, str] = {}
-    for version in PYTHONS:
-        builds = sorted(glob.glob(f"{pyenv_root}/versions/{version}.*/bin/python{version}"))
-        exe = builds[-1] if builds else shutil.which(f"python{version}")
-        if exe:
-            found[version] = exe
-    return found
 
 
 def uv() -> str:
@@ -256,7 +245,7 @@ def run_cell(
             return
         # The CLI's tests check its words, flags and exit codes over the same
         # calls the rest of the suite makes: .venv runs them once (--full: here too).
-        select = [] if full else ["-m", "not slow", "--ignore", "tests/cli"]
+        select = [] if full else ["-m", "not slow and not serial", "--ignore", "tests/cli"]
         # Its own temporary directory, as the suite in .venv runs beside the
         # cells and pytest prunes old numbered ones; a short path, as a unix
         # socket's is limited to 107 bytes.
@@ -283,11 +272,32 @@ def run_cell(
             cell.counts[kind] = int(count)
 
 
+def default_cells(pythons: dict[str, str], present: list[str]) -> list[Cell]:
+    """The two ends of the window: the oldest pair on the oldest Python, the
+    newest on the newest. .venv on the newest Python (the Makefile builds it
+    there) is the newest end itself: its suite is every test on the newest
+    grpcio and protobuf, so no cell repeats it."""
+    for wanted, got in ((PYTHONS[0], present[0]), (PYTHONS[-1], present[-1])):
+        if wanted != got:
+            print(f"SKIP: Python {wanted} is absent; its cell runs on Python {got}", flush=True)
+    cells = [Cell(present[0], pythons[present[0]], *OLDEST)]
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if here == present[-1] and len(present) > 1:
+        print(
+            f"matrix: the newest end (Python {here}, the newest grpcio and protobuf)"
+            " is .venv's own suite; one cell, the oldest end",
+            flush=True,
+        )
+    else:
+        cells.append(Cell(present[-1], pythons[present[-1]], *NEWEST))
+    return cells
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--grid", action="store_true", help="every Python x every pair")
     parser.add_argument("--only", metavar="TEXT", help="only the cells whose name contains TEXT")
-    parser.add_argument("--full", action="store_true", help="the slow tests too")
+    parser.add_argument("--full", action="store_true", help="the slow and serial tests too")
     parser.add_argument("--jobs", type=int, default=2, help="cells at once (default 2)")
     parser.add_argument(
         "--prepare", action="store_true", help="build the wheel and the cells' venvs; no tests"
@@ -314,19 +324,15 @@ def main() -> int:
             for pair in CORE_ONLY_PAIRS
         ]
     else:
-        for wanted, got in (("3.10", present[0]), ("3.13", present[-1])):
-            if wanted != got:
-                print(f"SKIP: Python {wanted} is absent; its cell runs on Python {got}", flush=True)
-        cells = [
-            Cell(present[0], pythons[present[0]], *OLDEST),
-            Cell(present[-1], pythons[present[-1]], *NEWEST),
-        ]
+        cells = default_cells(pythons, present)
     if args.only:
         cells = [cell for cell in cells if args.only in cell.name]
     wheel = build_wheel()
     suite = stage_suite()
     requirements = test_requirements()
-    what = "prepare" if args.prepare else "every test" if args.full else "-m 'not slow'"
+    what = (
+        "prepare" if args.prepare else "every test" if args.full else "-m 'not slow and not serial'"
+    )
     print(
         f"matrix: {wheel.name}, {len(cells)} cells ({what}, {args.jobs} at once),"
         f" logs in {MATRIX.relative_to(ROOT)}/",

@@ -220,6 +220,36 @@ def test_bad_token_is_one_clear_line(target: str, token: str, code: int, hint: s
         assert token not in text
 
 
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["models"], 0),
+        (["--json", "embed", "-m", OMNI, "one"], 0),
+        (["chat", "-m", "nope/model", "hi"], 5),
+        (["--token", "sgst_wrong_token_value", "-v", "models"], 3),
+        (["jobs", "list", "--state", "sleeping"], 2),
+        (["frobnicate"], 2),
+        (["chat", "--help"], 0),
+    ],
+)
+def test_in_process_runs_print_what_the_console_script_prints(
+    target: str, args: list[str], code: int
+) -> None:
+    """tests/support/cli_runner.py stands in for the process faithfully:
+    the same exit code, stdout and stderr (request ids and the traceback's
+    file paths and line numbers aside)."""
+
+    def same(text: str) -> str:
+        text = re.sub(r"request[ _]id[ =][0-9a-f-]+", "request id X", text)
+        return re.sub(r'File "[^"]+", line \d+', "File X", text)
+
+    ran = cli(target, *args, code=code)
+    spawned = cli(target, *args, code=code, process=True)
+    assert same(ran.stdout) == same(spawned.stdout)
+    assert same(ran.stderr) == same(spawned.stderr)
+    assert ran.stdout or ran.stderr
+
+
 def test_usage_errors(target: str) -> None:
     assert "--token" in cli(target, "models", token=None, code=2).stderr
     cli(target, "frobnicate", code=2)

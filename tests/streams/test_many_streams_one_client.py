@@ -45,11 +45,18 @@ async def test_many_tails_ride_out_repeated_drops_without_spending_the_budget() 
         tails = [asyncio.ensure_future(_tail(grid, cores[i % 10], 12, seen[i])) for i in range(200)]
         while min(len(s) for s in seen.values()) < 3:
             await asyncio.sleep(0.01)
-        # Two drops 0.3 s apart while the tails are idle, then more events,
-        # then a third drop while they flow.
+        # Two drops while the tails are idle (the second as soon as tails are
+        # back: 0.3 s, or longer on a busy machine), then more events, then a
+        # third drop while they flow.
         assert fake.drop_streams() == 200
         await asyncio.sleep(0.3)
-        assert fake.drop_streams() > 0
+        dropped_again = fake.drop_streams()
+        for _ in range(100):
+            if dropped_again:
+                break
+            await asyncio.sleep(0.1)
+            dropped_again = fake.drop_streams()
+        assert dropped_again > 0
         await _invoke(grid, cores, 4)
         fake.drop_streams()
         await _invoke(grid, cores, 5)
