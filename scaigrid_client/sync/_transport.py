@@ -69,6 +69,7 @@ class Transport(CallLoop):
         # value (threads read it whole), and retired channels being closed.
         self._slot: tuple[dict[str, Any], Lease] | None = None
         self._closers: list[threading.Thread] = []
+        self._closers_lock = threading.Lock()
 
     @property
     def channel(self) -> grpc.Channel:
@@ -149,8 +150,10 @@ class Transport(CallLoop):
         closer = threading.Thread(
             target=lease.channel.close, name="scaigrid-tls-drain", daemon=True
         )
-        self._closers = [t for t in self._closers if t.is_alive()] + [closer]
-        closer.start()
+        # Started before close() can see it: joining an unstarted thread raises.
+        with self._closers_lock:
+            closer.start()
+            self._closers = [t for t in self._closers if t.is_alive()] + [closer]
 
     def reload_tls(self) -> bool:
         """Check the TLSFiles now; whether this client moved to new material."""
@@ -170,6 +173,7 @@ class Transport(CallLoop):
         self._callables = {}
         self._slot = None
         self._lock = threading.Lock()
+        self._closers_lock = threading.Lock()  # (a parent's thread may have held it)
         return inherited, self._rotation and self._rotation.forget()
 
     def close(self) -> None:
@@ -184,7 +188,9 @@ class Transport(CallLoop):
             channel_closed()
         for lease in draining:
             lease.channel.close()
-        for closer in self._closers:
+        with self._closers_lock:
+            closers = self._closers
+        for closer in closers:
             closer.join()
 
     def wait_until_connected(self, limit: float, state: CallState) -> bool:
