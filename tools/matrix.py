@@ -42,7 +42,7 @@ import time
 from collections.abc import Callable
 
 import tomllib  # the script runs on .venv's Python; tomllib needs 3.11
-from pythons import PYTHONS, find_pythons  # tools/, beside this script
+from pythons import PYTHONS, find_pythons, find_uv as uv  # tools/, beside this script
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MATRIX = ROOT / ".matrix"
@@ -105,15 +105,6 @@ class Cell:
         return (
             f"py{self.python}-grpcio{self.grpcio or 'newest'}-protobuf{self.protobuf or 'newest'}"
         )
-
-
-def uv() -> str:
-    """The uv that `make` installed beside this interpreter (.venv/bin), else PATH's."""
-    beside = pathlib.Path(sys.executable).parent / "uv"
-    found = str(beside) if beside.exists() else shutil.which("uv")
-    if not found:
-        sys.exit("tools/matrix.py needs uv: `make venv` installs it in .venv")
-    return found
 
 
 def test_requirements() -> list[str]:

@@ -29,6 +29,16 @@ def find_pythons() -> dict[str, str]:
     return found
 
 
+def find_uv() -> str:
+    """The uv that `make` installed beside the running interpreter (.venv/bin),
+    else PATH's: every environment here is made with it."""
+    beside = os.path.join(os.path.dirname(sys.executable), "uv")
+    found = beside if os.path.exists(beside) else shutil.which("uv")
+    if not found:
+        sys.exit("needs uv: `make venv` installs it in .venv")
+    return found
+
+
 if __name__ == "__main__":
     if sys.argv[1:] != ["--newest"]:
         sys.exit("usage: python3 tools/pythons.py --newest")

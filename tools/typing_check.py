@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 
+from pythons import find_uv  # tools/, beside this script
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 ENV = ROOT / ".typing"
 BIN = ENV / "bin"
@@ -68,8 +70,7 @@ def install() -> None:
 
 
 def uv(*args: str) -> None:
-    beside = pathlib.Path(sys.executable).parent / "uv"
-    command = [str(beside) if beside.exists() else "uv", *args, "--quiet"]
+    command = [find_uv(), *args, "--quiet"]
     if args[0] == "pip":
         command += ["--python", str(BIN / "python")]
     subprocess.run(command, check=True)
