@@ -18,9 +18,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 
+from scaigrid_client._gen.scaiinfer.v1 import inference_pb2, inference_pb2_grpc
 from tests.support.cli_runner import run_cli
 from tests.support.connect_proxy import ConnectProxy
 from tests.support.standalone import SCAIGRID, Standalone, free_port
@@ -248,6 +250,24 @@ def test_in_process_runs_print_what_the_console_script_prints(
     assert same(ran.stdout) == same(spawned.stdout)
     assert same(ran.stderr) == same(spawned.stderr)
     assert ran.stdout or ran.stderr
+
+
+def test_in_process_runs_are_not_told_of_other_loops_leftovers(target: str) -> None:
+    """A grpc.aio call left pending on a loop another test closed completes
+    during a later run, and grpc logs "Event loop is closed" from the run's
+    loop. A process of its own never sees that, so neither does run_cli."""
+    for _ in range(3):
+        loop = asyncio.new_event_loop()
+
+        async def leave_a_call_pending() -> None:
+            channel = grpc.aio.insecure_channel(target)
+            stub = inference_pb2_grpc.InferenceServiceStub(channel)
+            stub.ListModels(inference_pb2.ListModelsRequest())
+            await asyncio.sleep(0.001)
+
+        loop.run_until_complete(leave_a_call_pending())
+        loop.close()
+        assert "poolnoodle" in cli(target, "models").stdout
 
 
 def test_usage_errors(target: str) -> None:

@@ -27,6 +27,7 @@ import threading
 import traceback
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from typing import TextIO
 
 # sys.stdin/stdout/stderr and os.environ are the process's: one run at a time.
 _ONE_AT_A_TIME = threading.Lock()
@@ -54,7 +55,13 @@ def run_cli(
             traceback.print_exc(file=stderr)
             codes.append(1)
 
-    with _ONE_AT_A_TIME, _environment(env), _streams(stdin, stdout, stderr), _fresh_process():
+    with (
+        _ONE_AT_A_TIME,
+        _environment(env),
+        _leftovers_to(sys.stderr),  # (before _streams replaces it)
+        _streams(stdin, stdout, stderr),
+        _fresh_process(),
+    ):
         # A thread, so that a hang fails the test after `timeout` as a
         # subprocess's would, instead of stalling the suite.
         thread = threading.Thread(target=run, name="scaigrid-cli", daemon=True)
@@ -128,6 +135,42 @@ def _show_on_stderr(
     line: str | None = None,
 ) -> None:
     sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+class _ForAClosedLoop(logging.Filter):
+    """grpc.aio's completion queue hands each event to the loop that started
+    the operation, from whichever loop is polling. An operation left pending
+    when an earlier test closed its loop completes during some later run, and
+    that run's loop logs "Exception in callback
+    PollerCompletionQueue._handle_events ... Event loop is closed". The run's
+    own loop is open while it runs, so the event is never the run's: a new
+    process has no such leftovers. They go to the test's stderr instead."""
+
+    def __init__(self, elsewhere: TextIO) -> None:
+        super().__init__()
+        self._elsewhere = elsewhere
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        leftover = (
+            isinstance(error, RuntimeError)
+            and str(error) == "Event loop is closed"
+            and "PollerCompletionQueue._handle_events" in record.getMessage()
+        )
+        if leftover:
+            print(logging.Formatter().format(record), file=self._elsewhere)
+        return not leftover
+
+
+@contextlib.contextmanager
+def _leftovers_to(elsewhere: TextIO) -> Iterator[None]:
+    asyncio_log = logging.getLogger("asyncio")
+    leftovers = _ForAClosedLoop(elsewhere)
+    asyncio_log.addFilter(leftovers)
+    try:
+        yield
+    finally:
+        asyncio_log.removeFilter(leftovers)
 
 
 @contextlib.contextmanager
