@@ -29,6 +29,9 @@ from scaigrid_client.testing._services import IDEMPOTENT_BY_REQUEST_ID, SERVICES
 __all__ = ["Dispatcher", "Served"]
 
 _ECHO_PREFIX = "x-echo-"
+# How long no call may start before a draining fake counts as quiet: the
+# time grpc.aio takes to hand over a call its core has accepted (see drain).
+_QUIET = 0.01
 
 
 class Served(Gateway, Protocol):
@@ -48,6 +51,9 @@ class Dispatcher:
         self._journal = journal
         self._tokens = tokens
         self._faults = faults
+        self._draining: FakeError | None = None
+        self._running = 0
+        self._last_started = 0.0
 
     def handlers(self) -> Iterable[grpc.GenericRpcHandler]:
         for service, (module, scope) in SERVICES.items():
@@ -71,14 +77,39 @@ class Dispatcher:
                     )
             yield grpc.method_handlers_generic_handler(descriptor.full_name, handlers)
 
+    def serve(self) -> None:
+        """Answer calls (again, after a drain)."""
+        self._draining = None
+
+    async def drain(self, error: FakeError, limit: float) -> None:
+        """Answer every call from now on with ``error``, and wait until the
+        calls that have reached the server are answered, for up to ``limit``
+        seconds.
+
+        grpc-core ends CANCELLED a call it accepted but had not yet handed to
+        a handler when its server stops; a draining gateway answers it
+        UNAVAILABLE, which a client retries. So the server stops only once no
+        call has started for a moment (_QUIET) and none is running.
+        """
+        self._draining = error
+        began = time.monotonic()
+        while (now := time.monotonic()) - began < limit:
+            if self._running == 0 and now - max(began, self._last_started) >= _QUIET:
+                return
+            await asyncio.sleep(_QUIET / 4)
+
     async def _prologue(self, method: str, scope: str, call: Call) -> Fault | None:
         """Authenticate and apply delays; return the fault this attempt takes."""
+        if self._draining is not None:
+            raise self._draining
         self._tokens.authorize(scope, call.metadata)
         return await self._faults.next(method)
 
     @contextlib.asynccontextmanager
     async def _journaled(self, call: Call, context: Any) -> AsyncIterator[None]:
         """Answer a FakeError raised by the handler, and journal how the call ended."""
+        self._running += 1
+        self._last_started = time.monotonic()
         try:
             yield
         except FakeError as error:
@@ -93,6 +124,7 @@ class Dispatcher:
             call.status = _abort_status(context, exc)
             raise
         finally:
+            self._running -= 1
             call.ended = time.time()
 
     def _unary(

@@ -15,6 +15,7 @@ import functools
 import os
 import pathlib
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -208,6 +209,7 @@ class FakeScaiGrid(FakeControls):
         if self._server is not None:
             raise RuntimeError("FakeScaiGrid is already running")
         self._backend = self._new_backend(fresh=False)
+        self._dispatch.serve()
         credentials = self._server_credentials if self.tls else None
         try:
             self._server, self._bound_port = await start_server(
@@ -226,18 +228,27 @@ class FakeScaiGrid(FakeControls):
         return self._tls.server_credentials(require_client_cert=self.require_client_cert)
 
     async def stop(self, grace: float | None = 0.5) -> None:
-        """Stop serving; the open streams end UNAVAILABLE ``service_draining``.
+        """Stop serving, as a draining gateway does: the open streams and
+        every call that arrives from now on end UNAVAILABLE
+        ``service_draining`` (which clients retry), and the server stops once
+        no call has started for a moment and none is running.
 
         Stopping a fake that is not running does nothing.
 
         Args:
-            grace: Seconds the calls still open get to finish before they
-                are cancelled (default 0.5); None: cancel them at once.
+            grace: Seconds the calls still open get to finish (the drain
+                included) before they are cancelled (default 0.5); None or 0:
+                no drain, cancel them at once.
         """
         server, self._server = self._server, None
         if server is None:
             return
-        self._drop_all(FakeError(grpc.StatusCode.UNAVAILABLE, "service_draining", "shutting down"))
+        draining = FakeError(grpc.StatusCode.UNAVAILABLE, "service_draining", "shutting down")
+        self._drop_all(draining)
+        if grace:
+            began = time.monotonic()
+            await self._dispatch.drain(draining, grace)
+            grace = max(0.0, grace - (time.monotonic() - began))
         await server.stop(grace)
         if self._backend is not None:
             self._backend.close()

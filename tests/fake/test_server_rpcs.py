@@ -13,7 +13,7 @@ import pytest
 
 from scaigrid_client.testing import FakeScaiGrid
 from scaigrid_client.v1 import scaicore, scaiinfer, scaimind
-from tests.support.fake_calls import auth
+from tests.support.fake_calls import auth, error_code
 
 OMNI = "scailabs/poolnoodle-omni"
 pytestmark = pytest.mark.asyncio
@@ -27,12 +27,6 @@ async def rpc_error(awaitable: object) -> grpc.aio.AioRpcError:
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await awaitable  # type: ignore[misc]
     return info.value
-
-
-def error_code(err: grpc.aio.AioRpcError) -> str | None:
-    # tuple() first: on grpcio 1.70 a grpc.aio.Metadata's keys() yields
-    # (key, value) pairs, so dict() of it raises KeyError; iterating works.
-    return dict(tuple(err.trailing_metadata() or ())).get("scaigrid-error-code")  # type: ignore[return-value]
 
 
 # -- models and inference ---------------------------------------------------------

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import asyncio
 
+import grpc
+
 from scaigrid_client.testing import Call
 
 
 def auth(token: str, **extra: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"), *extra.items())
+
+
+def error_code(err: grpc.aio.AioRpcError) -> str | None:
+    """The call's ``scaigrid-error-code`` trailer, if any."""
+    # tuple() first: on grpcio 1.70 a grpc.aio.Metadata's keys() yields
+    # (key, value) pairs, so dict() of it raises KeyError; iterating works.
+    return dict(tuple(err.trailing_metadata() or ())).get("scaigrid-error-code")  # type: ignore[return-value]
 
 
 async def ended(call: Call, within: float = 2.0) -> Call:
