@@ -80,6 +80,7 @@ class Dispatcher:
     def serve(self) -> None:
         """Answer calls (again, after a drain)."""
         self._draining = None
+        self._last_started = 0.0
 
     async def drain(self, error: FakeError, limit: float) -> None:
         """Answer every call from now on with ``error``, and wait until the
@@ -89,9 +90,12 @@ class Dispatcher:
         grpc-core ends CANCELLED a call it accepted but had not yet handed to
         a handler when its server stops; a draining gateway answers it
         UNAVAILABLE, which a client retries. So the server stops only once no
-        call has started for a moment (_QUIET) and none is running.
+        call has started for a moment (_QUIET) and none is running. A server
+        that has had no call stops at once: an unused fixture costs no more.
         """
         self._draining = error
+        if self._last_started == 0.0 and self._running == 0:
+            return
         began = time.monotonic()
         while (now := time.monotonic()) - began < limit:
             if self._running == 0 and now - max(began, self._last_started) >= _QUIET:

@@ -231,7 +231,8 @@ class FakeScaiGrid(FakeControls):
         """Stop serving, as a draining gateway does: the open streams and
         every call that arrives from now on end UNAVAILABLE
         ``service_draining`` (which clients retry), and the server stops once
-        no call has started for a moment and none is running.
+        no call has started for a moment and none is running (at once if
+        it has had no call).
 
         Stopping a fake that is not running does nothing.
 
