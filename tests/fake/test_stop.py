@@ -15,6 +15,7 @@ pytestmark = pytest.mark.asyncio
 LIST = "InferenceService.ListModels"
 
 
+@pytest.mark.serial  # the drain's 10 ms must cover grpc's hand-over: not beside xdist
 async def test_calls_reaching_a_stopping_fake_end_unavailable_not_cancelled() -> None:
     """grpc-core ends CANCELLED (not retried) a call it accepted but had not
     handed to a handler when the server stops; the fake drains first, so each
