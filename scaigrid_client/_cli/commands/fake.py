@@ -169,6 +169,7 @@ async def _serve(args: argparse.Namespace) -> int:
         print("serving; Ctrl-C to stop", file=sys.stderr, flush=True)
         try:
             await stop.wait()
+            await fake.stop()  # drained, as a gateway is: calls in flight end UNAVAILABLE
         finally:
             if control is not None:
                 control.close()
