@@ -45,4 +45,4 @@ if __name__ == "__main__":
     pythons = find_pythons()
     if not pythons:
         sys.exit("no supported Python (3.10+) found")
-    print(pythons[PYTHONS[max(PYTHONS.index(v) for v in pythons)]])
+    print(list(pythons.values())[-1])  # (found in PYTHONS' order, oldest first)

@@ -82,10 +82,10 @@ class Dispatcher:
         self._draining = None
         self._last_started = 0.0
 
-    async def drain(self, error: FakeError, limit: float) -> None:
+    async def drain(self, error: FakeError, limit: float) -> float:
         """Answer every call from now on with ``error``, and wait until the
         calls that have reached the server are answered, for up to ``limit``
-        seconds.
+        seconds; return the seconds of ``limit`` left.
 
         grpc-core ends CANCELLED a call it accepted but had not yet handed to
         a handler when its server stops; a draining gateway answers it
@@ -95,12 +95,13 @@ class Dispatcher:
         """
         self._draining = error
         if self._last_started == 0.0 and self._running == 0:
-            return
+            return limit
         began = time.monotonic()
         while (now := time.monotonic()) - began < limit:
             if self._running == 0 and now - max(began, self._last_started) >= _QUIET:
-                return
+                break
             await asyncio.sleep(_QUIET / 4)
+        return max(0.0, limit - (time.monotonic() - began))
 
     async def _prologue(self, method: str, scope: str, call: Call) -> Fault | None:
         """Authenticate and apply delays; return the fault this attempt takes."""

@@ -15,7 +15,6 @@ import functools
 import os
 import pathlib
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -252,9 +251,7 @@ class FakeScaiGrid(FakeControls):
         draining = FakeError(grpc.StatusCode.UNAVAILABLE, "service_draining", "shutting down")
         self._drop_all(draining)
         if drain and grace:
-            began = time.monotonic()
-            await self._dispatch.drain(draining, grace)
-            grace = max(0.0, grace - (time.monotonic() - began))
+            grace = await self._dispatch.drain(draining, grace)
         await server.stop(grace)
         if self._backend is not None:
             self._backend.close()

@@ -22,7 +22,7 @@ import grpc
 import httpx
 import pytest
 
-from scaigrid_client._gen.scaiinfer.v1 import inference_pb2, inference_pb2_grpc
+from scaigrid_client.v1 import scaiinfer
 from tests.support.cli_runner import run_cli
 from tests.support.connect_proxy import ConnectProxy
 from tests.support.standalone import SCAIGRID, Standalone, free_port
@@ -261,8 +261,8 @@ def test_in_process_runs_are_not_told_of_other_loops_leftovers(target: str) -> N
 
         async def leave_a_call_pending() -> None:
             channel = grpc.aio.insecure_channel(target)
-            stub = inference_pb2_grpc.InferenceServiceStub(channel)
-            stub.ListModels(inference_pb2.ListModelsRequest())
+            stub = scaiinfer.InferenceServiceStub(channel)
+            stub.ListModels(scaiinfer.ListModelsRequest())
             await asyncio.sleep(0.001)
 
         loop.run_until_complete(leave_a_call_pending())
