@@ -12,6 +12,7 @@ import asyncio
 import functools
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -78,6 +79,10 @@ class Transport(CallLoop):
         self._by_loop: dict[asyncio.AbstractEventLoop, _Bound] = {}
         self._lock = threading.Lock()
         self._closing: set[asyncio.Future[None]] = set()  # retired channels being closed
+        # Each open stream attempt's call and its loop, for close() (see there).
+        self._streams: weakref.WeakKeyDictionary[Any, asyncio.AbstractEventLoop] = (
+            weakref.WeakKeyDictionary()
+        )
 
     # -- channels, one per event loop -----------------------------------------------------
 
@@ -210,6 +215,11 @@ class Transport(CallLoop):
         self._lock = threading.Lock()
         return bindings, self._rotation and self._rotation.forget()
 
+    async def start(self, state: CallState, request: Any) -> Any:
+        call = await super().start(state, request)
+        self._streams[call] = asyncio.get_running_loop()
+        return call
+
     async def close(self) -> None:
         with self._lock:
             self._closed = True
@@ -220,6 +230,15 @@ class Transport(CallLoop):
         if not self._owns_channel:
             return
         current = asyncio.get_running_loop()
+        # grpc.aio before 1.83 cancels on close only the calls it finds in its
+        # tasks' frames: a stream waiting for its next message is not among
+        # them, and would wait on past close(). So the streams go first.
+        streams, self._streams = list(self._streams.items()), weakref.WeakKeyDictionary()
+        for call, loop in streams:
+            if loop is current:
+                call.cancel()
+            elif loop.is_running():
+                loop.call_soon_threadsafe(call.cancel)
         for _ in bindings:
             channel_closed()
         channels = [(b.loop, b.channel) for b in bindings] + [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 
 import grpc
@@ -253,9 +254,38 @@ async def test_closing_the_client_ends_its_streams_typed() -> None:
         while len(seen) < 2:
             await asyncio.sleep(0.01)
         await grid.close()
+        # Ended by close() itself: not waited out (wait_for would cancel it).
+        await asyncio.wait([tail], timeout=5)
+        assert tail.done(), "the stream was still open 5 s after close()"
         with pytest.raises(errors.CallCancelledError, match="client was closed") as info:
-            await asyncio.wait_for(tail, 10)
+            tail.result()
         assert not isinstance(info.value, asyncio.CancelledError)  # 1.0: not asyncio's
+
+
+@pytest.mark.asyncio
+async def test_closing_the_client_ends_a_stream_on_another_threads_loop() -> None:
+    async with FakeScaiGrid() as fake:
+        grid = ScaiGrid(fake.target, token=fake.token, tls=False)
+        await grid.core.invoke_core(core_id="c")
+        seen: list[int] = []
+        outcome: list[BaseException] = []
+
+        def reader() -> None:  # the client on this thread's own loop
+            try:
+                asyncio.run(_tail(grid, "c", 100, seen))
+            except BaseException as exc:  # what ended it is the check
+                outcome.append(exc)
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        while len(seen) < 2:
+            await asyncio.sleep(0.01)
+        await grid.close()
+        await asyncio.to_thread(thread.join, 5)
+        assert not thread.is_alive(), "the stream was still open 5 s after close()"
+        assert len(outcome) == 1
+        assert isinstance(outcome[0], errors.CallCancelledError), repr(outcome[0])
+        assert "client was closed" in str(outcome[0])
 
 
 @pytest.mark.asyncio
