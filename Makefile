@@ -124,11 +124,17 @@ test:
 	$(PY) -m compileall -q -j0 scaigrid_client tests
 	$(SUB_MAKE) -j6 --output-sync=target lint typecheck typecheck-user breaking matrix-prepare docs
 	$(SUB_MAKE) -j2 --output-sync=target suite matrix-cells
-	$(BIN)/pytest -m serial
+	$(PYTEST) -m serial
+
+# pytest caches each test module with its asserts rewritten only where it
+# may write bytecode: without that cache each pytest process after the
+# first (the serial run above) spends seconds rewriting the tests again. An
+# empty PYTHONDONTWRITEBYTECODE lets it write (into gitignored __pycache__/).
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/pytest
 
 # The suite in .venv, on pytest-xdist workers, without the serial tests.
 suite: venv
-	$(BIN)/pytest -n auto --dist loadgroup -m 'not serial'
+	$(PYTEST) -n auto --dist loadgroup -m 'not serial'
 
 matrix-cells: venv
 	$(PY) tools/matrix.py
