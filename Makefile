@@ -18,20 +18,30 @@ BREAKING_AGAINST ?= HEAD~1
 
 .PHONY: venv generate check-generated format lint typecheck typecheck-user breaking test suite matrix matrix-prepare matrix-cells demo bench clean api docs
 
+# Python writes bytecode for every command here, even where
+# PYTHONDONTWRITEBYTECODE is set (these machines): the suite starts about a
+# hundred Python processes, and each would otherwise compile grpc, protobuf,
+# the package and pytest's rewritten tests again. The first process to
+# import a module writes its bytecode (into gitignored __pycache__/) and the
+# rest read it. (Compiling all of .venv at install instead took 11 s of a
+# fresh `make test`, mostly for modules no test imports.)
+export PYTHONDONTWRITEBYTECODE :=
+
 # uv installs every environment here (.venv, .gen/, .typing/, .matrix/,
 # benchmarks/.venv): the same packages pip would pick, in a tenth of the time
 # (a fresh `make test` spent two of its minutes in pip). It lives in .venv,
-# which pip creates, so `make` needs nothing but Python.
+# put there by the base Python's pip (`pip --python`: a venv made with a pip
+# of its own takes 6 s longer), so `make` needs nothing but Python; where
+# the base Python has no pip, the venv gets one from ensurepip.
 UV := $(BIN)/uv
 $(UV):
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet 'uv>=0.5,<1'
+	@test -x $(PY) || $(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(PY) install --quiet 'uv>=0.5,<1' \
+	  || { $(PY) -m ensurepip --default-pip >/dev/null && $(PY) -m pip install --quiet 'uv>=0.5,<1'; }
 
-# Bytecode compiled at install, as pip does: the suite starts a hundred
-# processes, and where PYTHONDONTWRITEBYTECODE is set (these machines) each
-# would compile grpc, protobuf and the rest from source again (0.3 s of CPU).
+# pip too, for whoever reaches for .venv/bin/pip.
 $(STAMP): pyproject.toml | $(UV)
-	$(UV) pip install --quiet --compile-bytecode --python $(PY) -e '.[dev,cli,testing]'
+	$(UV) pip install --quiet --python $(PY) -e '.[dev,cli,testing]' pip
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -109,8 +119,7 @@ matrix-prepare: venv
 # What can run at once does, and no more than the machine takes (timing
 # tests flake on an oversubscribed one): .venv and the two .gen/
 # environments are built together; generation comes alone (it rewrites files
-# the others read), then the tree's bytecode (the editable install's, which
-# no installer compiles: see $(STAMP)); then lint, mypy (the package, and
+# the others read); then lint, mypy (the package, and
 # users' code on a plain install), buf breaking, the docs and the matrix
 # cells' venvs together; then the whole suite in .venv on pytest-xdist
 # workers (tests that must share a process carry an xdist_group) beside the
@@ -121,20 +130,13 @@ SUB_MAKE := $(MAKE) --no-print-directory
 test:
 	$(SUB_MAKE) -j3 venv $(GEN_ENVS)/protobuf5/.installed $(GEN_ENVS)/protobuf6/.installed
 	$(SUB_MAKE) check-generated
-	$(PY) -m compileall -q -j0 scaigrid_client tests
 	$(SUB_MAKE) -j6 --output-sync=target lint typecheck typecheck-user breaking matrix-prepare docs
 	$(SUB_MAKE) -j2 --output-sync=target suite matrix-cells
-	$(PYTEST) -m serial
-
-# pytest caches each test module with its asserts rewritten only where it
-# may write bytecode: without that cache each pytest process after the
-# first (the serial run above) spends seconds rewriting the tests again. An
-# empty PYTHONDONTWRITEBYTECODE lets it write (into gitignored __pycache__/).
-PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/pytest
+	$(BIN)/pytest -m serial
 
 # The suite in .venv, on pytest-xdist workers, without the serial tests.
 suite: venv
-	$(PYTEST) -n auto --dist loadgroup -m 'not serial'
+	$(BIN)/pytest -n auto --dist loadgroup -m 'not serial'
 
 matrix-cells: venv
 	$(PY) tools/matrix.py
