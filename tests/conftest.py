@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -13,6 +14,15 @@ from scaigrid_client import RetryPolicy
 from scaigrid_client.testing import FakeScaiGrid
 from tests.support import flavours
 from tests.support.scaikey_stub import ScaiKeyStub
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Started in the background by a shell without job control (a CI step,
+    # `make test &`), this process has SIGINT ignored, and an ignored signal
+    # stays ignored in every child: the CLI under test would never see the
+    # Ctrl-C the suite sends it. What a terminal gives a foreground process:
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest_asyncio.fixture
