@@ -319,8 +319,13 @@ async def test_fifty_rotations_leak_no_fds_or_threads(flavour: str, tmp_path: pa
 
             async def rotations(batch: list[ClientCert]) -> None:
                 done = asyncio.Event()
+                opened = len(fake.calls("InferenceService.StreamInference"))
                 streaming = asyncio.create_task(reply(done))
-                await _until(lambda: fake.calls("InferenceService.StreamInference"), 2, "open")
+                # This batch's stream, not the last one's: until it has started,
+                # its start may adopt the first write before reload_tls does.
+                await _until(
+                    lambda: len(fake.calls("InferenceService.StreamInference")) > opened, 2, "open"
+                )
                 for cert in batch:
                     volume.write(_files(cert))
                     assert await grid.reload_tls()
