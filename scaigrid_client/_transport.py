@@ -212,6 +212,7 @@ class Transport(CallLoop):
     def forget_channels(self) -> object:
         # (no lock: in a forked child it may be held by a thread that is gone)
         bindings, self._by_loop, self._bound = self._by_loop, {}, None
+        self._streams = weakref.WeakKeyDictionary()  # the parent's: not ours to cancel
         self._lock = threading.Lock()
         return bindings, self._rotation and self._rotation.forget()
 
