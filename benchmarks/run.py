@@ -101,15 +101,22 @@ class Row:
             self.name,
             f"{statistics.median(self.raw):,.0f} {self.unit}",
             f"{statistics.median(self.sdk):,.0f} {self.unit}",
-            f"**{statistics.median(ratios):.3f}** ({min(ratios):.3f}-{max(ratios):.3f})",
+            f"**{statistics.median(ratios):.3f}** ({quartiles(ratios)})",
         ]
         if self.peer:
             peer = self.ratios(self.peer)
-            cells.append(f"{statistics.median(peer):.3f} ({min(peer):.3f}-{max(peer):.3f})")
+            cells.append(f"{statistics.median(peer):.3f} ({quartiles(peer)})")
         else:
             cells.append("-")
         cells.append(self.note)
         return cells
+
+
+def quartiles(values: list[float]) -> str:
+    """The interquartile range: with thousands of short turns, min and max
+    would show only the machine's worst moments."""
+    q1, _, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
+    return f"{q1:.3f}-{q3:.3f}"
 
 
 def free_port() -> int:
@@ -161,13 +168,14 @@ async def rate(count: int, body: Callable[[], Awaitable[int]]) -> Sample:
 
 
 async def interleave(
-    rounds: int, sides: dict[str, Callable[[], Awaitable[Sample]]]
+    rounds: int, sides: dict[str, Callable[[], Awaitable[Sample]]], warmup: int = 1
 ) -> dict[str, list[Sample]]:
     """Rounds of every side in turn (A B A B ...), the order reversed every
     other round so neither side always runs first."""
     results: dict[str, list[Sample]] = {name: [] for name in sides}
     for run in sides.values():  # warm-up, not measured
-        await run()
+        for _ in range(warmup):
+            await run()
     order = list(sides.items())
     for _ in range(rounds):
         for name, run in order:
@@ -236,7 +244,20 @@ def gapic_wrap(stub_method: object) -> object | None:
     return gapic_v1.method_async.wrap_method(stub_method, default_retry=retry, default_timeout=60.0)
 
 
-async def unary_rows(target: str, rounds: int, calls: int) -> list[Row]:
+# The unary rows take short turns: the machine's speed drifts over seconds
+# (other tenants, frequency), and a turn of a few calls lasts tens of
+# milliseconds, so the two turns of a pair see the same machine and their
+# ratio is nearly free of the drift. Rounds of a thousand calls, as the
+# stream rows take, left row 1 anywhere from 0.90 to 1.03 on a noisy host;
+# turns of 16 gave 0.957-0.960 there in three runs.
+ONE_AT_A_TIME_TURN = 16  # calls, one after another
+IN_FLIGHT = 64
+CONCURRENT_TURN = 4 * IN_FLIGHT  # calls, IN_FLIGHT at a time
+WARMUP_CALLS = 256
+
+
+async def unary_rows(target: str, calls: int) -> list[Row]:
+    """Rows 1 and 2: ``calls`` unary calls per side in each, in short turns."""
     request = scaiinfer.ListModelsRequest()
     async with (
         InferenceClient(target, token=TOKEN, tls=False) as client,
@@ -247,25 +268,22 @@ async def unary_rows(target: str, rounds: int, calls: int) -> list[Row]:
 
         async def sequential(call: Callable[[], Awaitable[object]]) -> Sample:
             async def body() -> int:
-                for _ in range(calls):
+                for _ in range(ONE_AT_A_TIME_TURN):
                     await call()
-                return calls
+                return ONE_AT_A_TIME_TURN
 
-            return await rate(calls, body)
+            return await rate(ONE_AT_A_TIME_TURN, body)
 
         async def concurrent(call: Callable[[], Awaitable[object]]) -> Sample:
             async def body() -> int:
-                in_flight = 64
-                per_worker = calls // in_flight
-
                 async def worker() -> None:
-                    for _ in range(per_worker):
+                    for _ in range(CONCURRENT_TURN // IN_FLIGHT):
                         await call()
 
-                await asyncio.gather(*(worker() for _ in range(in_flight)))
-                return per_worker * in_flight
+                await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
+                return CONCURRENT_TURN
 
-            return await rate(calls // 64 * 64, body)
+            return await rate(CONCURRENT_TURN, body)
 
         def sdk() -> Awaitable[object]:
             return client.list_models()
@@ -279,15 +297,19 @@ async def unary_rows(target: str, rounds: int, calls: int) -> list[Row]:
         }
         if wrapped is not None:
             sides["peer"] = lambda: sequential(lambda: wrapped(request, metadata=METADATA))  # type: ignore[operator]
-        one = await interleave(rounds, sides)
+        one = await interleave(
+            max(1, calls // ONE_AT_A_TIME_TURN), sides, WARMUP_CALLS // ONE_AT_A_TIME_TURN
+        )
         one_calls = await calls_per_op(sides)
         many = await interleave(
-            rounds, {"sdk": lambda: concurrent(sdk), "raw": lambda: concurrent(raw)}
+            max(1, calls // CONCURRENT_TURN),
+            {"sdk": lambda: concurrent(sdk), "raw": lambda: concurrent(raw)},
+            WARMUP_CALLS // CONCURRENT_TURN,
         )
     return [
         row("1. unary `list_models`, one at a time", "calls/s", one, calls=one_calls),
         # 64 calls share the thread: CPU per call is not one call's cost.
-        row("2. unary `list_models`, 64 in flight", "calls/s", many, cpu=False),
+        row(f"2. unary `list_models`, {IN_FLIGHT} in flight", "calls/s", many, cpu=False),
     ]
 
 
@@ -435,10 +457,13 @@ def rate_sync(count: int, body: Callable[[], int]) -> Sample:
     return Sample(count / elapsed, cpu / count * 1e6, count)
 
 
-def interleave_sync(rounds: int, sides: dict[str, Callable[[], Sample]]) -> dict[str, list[Sample]]:
+def interleave_sync(
+    rounds: int, sides: dict[str, Callable[[], Sample]], warmup: int = 1
+) -> dict[str, list[Sample]]:
     results: dict[str, list[Sample]] = {name: [] for name in sides}
     for run in sides.values():
-        run()
+        for _ in range(warmup):
+            run()
     order = list(sides.items())
     for _ in range(rounds):
         for name, run in order:
@@ -447,7 +472,12 @@ def interleave_sync(rounds: int, sides: dict[str, Callable[[], Sample]]) -> dict
     return results
 
 
+THREADS = 16  # row S2's
+
+
 def sync_rows(target: str, rounds: int, calls: int, chunks: int) -> list[Row]:
+    """Rows S: ``calls`` unary calls per side in S1 and S2, in short turns
+    (as rows 1 and 2), and ``rounds`` of one ``chunks``-chunk stream in S3."""
     from concurrent.futures import ThreadPoolExecutor
 
     from scaigrid_client import sync
@@ -457,31 +487,29 @@ def sync_rows(target: str, rounds: int, calls: int, chunks: int) -> list[Row]:
     with (
         sync.InferenceClient(target, token=TOKEN, tls=False) as client,
         grpc.insecure_channel(target) as channel,
-        ThreadPoolExecutor(16) as pool,
+        ThreadPoolExecutor(THREADS) as pool,
     ):
         stub = scaiinfer.InferenceServiceStub(channel)
 
         def sequential(call: Callable[[], object]) -> Sample:
             def body() -> int:
-                for _ in range(calls):
+                for _ in range(ONE_AT_A_TIME_TURN):
                     call()
-                return calls
+                return ONE_AT_A_TIME_TURN
 
-            return rate_sync(calls, body)
+            return rate_sync(ONE_AT_A_TIME_TURN, body)
 
         def threaded(call: Callable[[], object]) -> Sample:
-            per_thread = calls // 16
-
             def worker() -> None:
-                for _ in range(per_thread):
+                for _ in range(CONCURRENT_TURN // THREADS):
                     call()
 
             def body() -> int:
-                for future in [pool.submit(worker) for _ in range(16)]:
+                for future in [pool.submit(worker) for _ in range(THREADS)]:
                     future.result()
-                return per_thread * 16
+                return CONCURRENT_TURN
 
-            return rate_sync(per_thread * 16, body)
+            return rate_sync(CONCURRENT_TURN, body)
 
         def sdk() -> object:
             return client.list_models()
@@ -504,13 +532,19 @@ def sync_rows(target: str, rounds: int, calls: int, chunks: int) -> list[Row]:
             return rate_sync(chunks + 1, body)
 
         one = interleave_sync(
-            rounds, {"sdk": lambda: sequential(sdk), "raw": lambda: sequential(raw)}
+            max(1, calls // ONE_AT_A_TIME_TURN),
+            {"sdk": lambda: sequential(sdk), "raw": lambda: sequential(raw)},
+            WARMUP_CALLS // ONE_AT_A_TIME_TURN,
         )
-        many = interleave_sync(rounds, {"sdk": lambda: threaded(sdk), "raw": lambda: threaded(raw)})
+        many = interleave_sync(
+            max(1, calls // CONCURRENT_TURN),
+            {"sdk": lambda: threaded(sdk), "raw": lambda: threaded(raw)},
+            WARMUP_CALLS // CONCURRENT_TURN,
+        )
         stream = interleave_sync(rounds, {"sdk": sdk_stream, "raw": raw_stream})
     return [
         row("S1. sync unary `list_models`, one at a time", "calls/s", one),
-        row("S2. sync unary `list_models`, 16 threads", "calls/s", many, cpu=False),
+        row(f"S2. sync unary `list_models`, {THREADS} threads", "calls/s", many, cpu=False),
         row(f"S3. sync `stream_inference`, one {chunks}-chunk stream", "chunks/s", stream),
     ]
 
@@ -646,7 +680,7 @@ def machine() -> str:
 
 
 async def measure(args: argparse.Namespace, target: str, server_pid: int) -> list[Row]:
-    rows = await unary_rows(target, args.rounds, args.calls)
+    rows = await unary_rows(target, args.calls)
     rows += await stream_rows(
         target, server_pid, args.rounds, args.chunks, args.reply_tokens, args.events
     )
@@ -668,7 +702,9 @@ def table(caption: list[str], headers: list[str], rows: list[list[str]]) -> list
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=41)
-    parser.add_argument("--calls", type=int, default=1024)
+    parser.add_argument(
+        "--calls", type=int, default=40960, help="unary calls per side in rows 1, 2, S1 and S2"
+    )
     parser.add_argument("--chunks", type=int, default=3000)
     parser.add_argument("--reply-tokens", type=int, default=256)
     parser.add_argument("--events", type=int, default=3000)
@@ -687,7 +723,7 @@ def main() -> int:
         print(json.dumps(asyncio.run(binary_child(args.target, args.binary_child, args.bytes))))
         return 0
     if args.quick:
-        args.rounds, args.calls, args.chunks, args.events = 3, 256, 500, 500
+        args.rounds, args.calls, args.chunks, args.events = 3, 512, 500, 500
         args.reply_tokens = 100
         args.binary_gib, args.binary_rounds = 0.0625, 1
     server, target = start_server()
@@ -700,14 +736,17 @@ def main() -> int:
         server.wait(timeout=20)
     imports = import_rows(args.rounds)
 
-    headers = ["row", "raw stub", "SDK", "SDK/raw median (min-max)", "google-api-core/raw", "note"]
+    headers = ["row", "raw stub", "SDK", "SDK/raw median (IQR)", "google-api-core/raw", "note"]
     lines = [
         "# Benchmark results",
         "",
         f"`make bench` (`python benchmarks/run.py`) on {time.strftime('%Y-%m-%d')}: {machine()}; "
         "the fake server pinned to core 0 in its own process, the client to core 1.",
-        f"{args.rounds} interleaved rounds per row ({args.binary_rounds} for row 5); "
-        "ratios are throughput SDK/raw, higher is better, 1.0 is parity. Rows S are the sync",
+        f"Rows 1, 2, S1 and S2: {args.calls:,} calls per side, in interleaved turns of "
+        f"{ONE_AT_A_TIME_TURN} calls ({CONCURRENT_TURN} in rows 2 and S2); the other rows: "
+        f"{args.rounds} interleaved rounds ({args.binary_rounds} for row 5).",
+        "Ratios are throughput SDK/raw, the median of the per-turn (per-round) ratios with its",
+        "interquartile range; higher is better, 1.0 is parity. Rows S are the sync",
         "flavour (`scaigrid_client.sync`) against grpc's raw sync stub.",
         "",
         "| " + " | ".join(headers) + " |",
@@ -719,7 +758,7 @@ def main() -> int:
         [
             "Client CPU: the main thread's CPU time per operation (`time.thread_time()`),",
             "where every wrapper runs; grpc's own threads are left out. What a wrapper",
-            "adds is the median of its per-round differences from the raw stub.",
+            "adds is the median of its per-turn (per-round) differences from the raw stub.",
         ],
         [
             "row",
