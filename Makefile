@@ -90,7 +90,7 @@ typecheck-user: venv
 	$(PY) tools/typing_check.py
 
 # The public API snapshot (docs/public-api.txt): rewrite it after a change
-# made on purpose; tests/test_api_snapshot.py fails while it differs.
+# made on purpose; tests/package/test_api_snapshot.py fails while it differs.
 api: venv
 	$(PY) tools/api_snapshot.py
 

@@ -4,13 +4,14 @@
 
 The server (the bundled fake, streaming without pacing) runs in its own
 process; this process is the client. Each row runs the SDK and the raw stub
-on the same server in interleaved rounds (A B A B ...) and reports the median
-of the per-round SDK/raw ratios, with min and max: on a shared, noisy machine
-ratios are the result, not absolute times. A second table gives the client
+on the same server in interleaved rounds (A B B A ...; for the unary rows,
+short turns of a few calls) and reports the median of the per-round SDK/raw
+ratios, with the interquartile range: on a shared, noisy machine ratios are
+the result, not absolute times. A second table gives the client
 main thread's CPU time per operation, where any wrapper's cost lives, and
 what each wrapper adds to the raw stub's; a third counts the Python calls
-per operation, which barely vary between runs. All are printed and written
-to benchmarks/RESULTS.md.
+per operation, which barely vary between runs. All are printed and (but
+for --quick) written to benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations

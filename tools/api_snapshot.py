@@ -9,7 +9,7 @@ Covered: `scaigrid_client`, `scaigrid_client.sync`, `errors`, `enums`,
 methods, properties and attributes it defines itself (not what it inherits
 from the standard library); for each function, its signature as written
 (annotations are strings, so the text is the same on every Python).
-`make test` runs the check (tests/test_api_snapshot.py), as `buf breaking`
+`make test` runs the check (tests/package/test_api_snapshot.py), as `buf breaking`
 guards the protos.
 """
 
