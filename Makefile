@@ -11,7 +11,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 GEN := scaigrid_client/_gen
 # Written by tools/unasync.py (from the async source) and tools/gen_enums.py.
-WRITTEN := scaigrid_client/sync/_clients.py scaigrid_client/sync/_call_loop.py \
+WRITTEN := scaigrid_client/sync/_clients scaigrid_client/sync/_call_loop.py \
 	scaigrid_client/sync/_pager.py scaigrid_client/sync/_raw.py scaigrid_client/enums.py
 # What `buf breaking` compares against: the previous commit of main.
 BREAKING_AGAINST ?= HEAD~1

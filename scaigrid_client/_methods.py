@@ -2,7 +2,7 @@
 options, the argument checks (raised before anything is sent, naming the
 argument), the resume of each resumable stream, and the result types.
 
-`_clients.py` (async) and `sync/_clients.py` (generated from it) build
+`_clients/` (async) and `sync/_clients/` (generated from it) build
 their requests and shape their results with what is here.
 """
 
