@@ -5,7 +5,7 @@ naming the argument)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 from scaigrid_client._messages import scaicore, scaiinfer, scaimind
@@ -26,7 +26,7 @@ _CHAT_MODELS = tuple(m.id for m in MODELS if scaiinfer.CAPABILITY_CHAT in m.capa
 
 class FakeControls:
     """Scripting the fake: `script_reply`, `step_job`, `finish_job`,
-    `emit_event` and `revoke_token`."""
+    `emit_event`, `issue_token` and `revoke_token`."""
 
     _scripts: ReplyScripts
     _tokens: Tokens
@@ -184,3 +184,30 @@ class FakeControls:
             TypeError: ``token`` is not a str.
         """
         self._in_loop(lambda: self._tokens.revoke(token))
+
+    def issue_token(
+        self,
+        *,
+        scopes: Iterable[str] = ("scaiinfer", "scaimind", "scaicore"),
+        expires_in: float | None = None,
+    ) -> str:
+        """Mint a service token the fake accepts, as ScaiKey issues them.
+
+        A call with it to a service outside ``scopes`` fails PERMISSION_DENIED
+        ``permission_denied``; after it expires, UNAUTHENTICATED
+        ``token_expired``. ``reset()`` and ``restart(keep_state=False)``
+        forget it. It needs no running fake.
+
+        Args:
+            scopes: The services it may call: any of ``"scaiinfer"``,
+                ``"scaimind"`` and ``"scaicore"`` (default all three).
+            expires_in: Seconds until it expires (0 or less: already
+                expired); None (default): never.
+
+        Returns:
+            The token (``sgst_...``), for ``token=`` of a client.
+
+        Raises:
+            ValueError: ``scopes`` names an unknown scope.
+        """
+        return self._tokens.issue(scopes, expires_in)

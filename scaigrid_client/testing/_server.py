@@ -4,49 +4,41 @@ This module is the public façade: the fake's lifecycle (start and stop, in
 the caller's loop or on a thread of its own) and thin methods over the
 parts that do the work: `_dispatch` (every RPC's wrapper) over `_rpcs` and
 `_state`, `_calls` (the journal), `_faults`, `_auth`, `_tls`,
-`_grpc_server`, `_loop_thread`, `_state_view` and `_test_client`.
+`_grpc_server`, `_loop_thread`, `_state_view` and `_test_client`. Its
+controls are grouped in its bases: `_controls.FakeControls` (replies, jobs,
+events, tokens), `_fault_controls.FaultControls` (faults, delays, dropped
+streams, the journal) and `_client_controls.ClientControls` (TLS, the
+certificate rotations, ready-made clients).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import functools
 import os
 import pathlib
 import secrets
-from collections.abc import Awaitable, Callable, Generator, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any, TypeVar
 
 import grpc
-from typing_extensions import Unpack
 
-from scaigrid_client._clients import ScaiGrid
-from scaigrid_client._config import RetryPolicy, TLSConfig
 from scaigrid_client.testing._address import ListenAddress
 from scaigrid_client.testing._auth import Tokens
 from scaigrid_client.testing._calls import Call, CallJournal
+from scaigrid_client.testing._client_controls import ClientControls
 from scaigrid_client.testing._controls import FakeControls
 from scaigrid_client.testing._dispatch import Dispatcher
 from scaigrid_client.testing._errors import FakeError
-from scaigrid_client.testing._faults import Fault, Faults
+from scaigrid_client.testing._fault_controls import FaultControls
+from scaigrid_client.testing._faults import Faults
 from scaigrid_client.testing._grpc_server import replace_server, start_server
 from scaigrid_client.testing._loop_thread import LoopThread
-from scaigrid_client.testing._names import status_code
 from scaigrid_client.testing._scripts import ReplyScripts
-from scaigrid_client.testing._services import check_method
 from scaigrid_client.testing._state._backend import FakeBackend
 from scaigrid_client.testing._state_view import FakeState, state_of
-from scaigrid_client.testing._test_client import (
-    RetryOverrides,
-    client_for_tests,
-    retry_policy_for_tests,
-    sync_client_for_tests,
-)
-from scaigrid_client.testing._tls import ClientCert, TLSMaterial
-
-if TYPE_CHECKING:
-    from scaigrid_client import sync
+from scaigrid_client.testing._test_client import RetryOverrides
+from scaigrid_client.testing._tls import TLSMaterial
 
 __all__ = ["Call", "FakeScaiGrid", "FakeState", "RetryOverrides"]
 
@@ -62,7 +54,7 @@ class _Finished:
         yield
 
 
-class FakeScaiGrid(FakeControls):
+class FakeScaiGrid(FakeControls, FaultControls, ClientControls):
     """A fake ScaiGrid gateway: a real grpc.aio server on a loopback port.
 
     Use it as an async context manager in async tests, or as a plain context
@@ -398,321 +390,6 @@ class FakeScaiGrid(FakeControls):
             RuntimeError: The fake is not running.
         """
         return self._address.target(self.port)
-
-    def client_tls(self) -> TLSConfig:
-        """What a client needs to connect to this TLS fake.
-
-        Returns:
-            A `TLSConfig` with the CA bundle that verifies the fake (the
-            old and the new CA during a rotation), the server name
-            ``localhost`` and, for mTLS, a client certificate of the newest
-            client CA.
-
-        Raises:
-            RuntimeError: The fake serves plaintext, or trustme is not
-                installed.
-        """
-        if not self.tls:
-            raise RuntimeError(
-                "client_tls(): this fake serves plaintext; use FakeScaiGrid(tls=True)"
-            )
-        return self._tls.client_config(require_client_cert=self.require_client_cert)
-
-    # -- certificate rotation (see docs/testing.md) ---------------------------------
-
-    def _require_tls(self, what: str) -> None:
-        if not self.tls:
-            raise RuntimeError(f"{what}: this fake serves plaintext; use FakeScaiGrid(tls=True)")
-
-    def issue_client_cert(
-        self,
-        *,
-        valid_for: float = 3600.0,
-        not_before: datetime.datetime | None = None,
-        common_name: str = "scaigrid-fake-client",
-    ) -> ClientCert:
-        """Issue a client certificate from the client CA in use now.
-
-        Args:
-            valid_for: seconds from now until it expires (short-lived
-                certificates are the point: a few seconds works).
-            not_before: when it becomes valid (default: a tenth of
-                ``valid_for`` ago, at most a minute).
-            common_name: its subject's common name.
-
-        Returns:
-            The certificate, its key, the CA bundle that verifies this
-            fake, its fingerprint and expiry.
-
-        Raises:
-            RuntimeError: the fake serves plaintext, or read its
-                certificates from ``tls_dir`` (no CA key: ``rotate_client_ca()`` first).
-        """
-        self._require_tls("issue_client_cert()")
-        return self._tls.issue_client_cert(
-            valid_for=valid_for, not_before=not_before, common_name=common_name
-        )
-
-    def rotate_client_ca(self, *, keep_previous: bool = True) -> None:
-        """Issue client certificates from a new CA from now on.
-
-        Args:
-            keep_previous: go on accepting certificates of the CAs before it
-                (the overlap) until ``retire_old_client_cas()``; False: new
-                connections need a certificate of the new CA at once.
-                Connections already made stay either way.
-
-        Raises:
-            RuntimeError: The fake serves plaintext, or trustme is not installed.
-        """
-        self._require_tls("rotate_client_ca()")
-        self._tls.rotate_client_ca(keep_previous=keep_previous)
-
-    def retire_old_client_cas(self) -> None:
-        """End the overlap: new connections need a certificate of the newest client CA.
-
-        Raises:
-            RuntimeError: The fake serves plaintext.
-        """
-        self._require_tls("retire_old_client_cas()")
-        self._tls.retire_old_client_cas()
-
-    def rotate_server_cert(self, *, new_ca: bool = False, valid_for: float | None = None) -> bytes:
-        """Present a new server certificate to new connections.
-
-        Args:
-            new_ca: sign it with a new CA (added to the bundle clients should
-                trust) rather than the current one.
-            valid_for: seconds until it expires (default: trustme's, years).
-
-        Returns:
-            The CA bundle (PEM) that verifies the old and the new certificate.
-
-        Raises:
-            RuntimeError: The fake serves plaintext, or trustme is not installed.
-        """
-        self._require_tls("rotate_server_cert()")
-        return self._tls.rotate_server_cert(new_ca=new_ca, valid_for=valid_for)
-
-    @property
-    def server_cert_fingerprint(self) -> str:
-        """SHA-256 (hex of the DER) of the server certificate new connections get.
-
-        Raises:
-            RuntimeError: The fake serves plaintext.
-        """
-        self._require_tls("server_cert_fingerprint")
-        return self._tls.server_fingerprint
-
-    def retry_policy(self, **overrides: Unpack[RetryOverrides]) -> RetryPolicy:
-        """A RetryPolicy for tests: the default's attempts and statuses, with
-        waits of 10 to 50 ms instead of 0.5 to 5 s, and a retry budget that
-        trips only after some 500 failures in a row.
-
-        It needs no running fake.
-
-        Args:
-            **overrides: `RetryPolicy` fields that replace the test values
-                (see `RetryOverrides`; ``on_retry=`` to watch the retries). An
-                ``initial_backoff`` above 50 ms without ``max_backoff``
-                raises the cap to it.
-
-        Returns:
-            The policy, for ``retry=`` of a client or a call.
-
-        Raises:
-            TypeError: An override is not a RetryPolicy field.
-            ValueError: An override is out of range (the message names the field).
-        """
-        return retry_policy_for_tests(**overrides)
-
-    def client(self, **overrides: Any) -> ScaiGrid:
-        """A ScaiGrid for this fake: its target, token and TLS (``client_tls()``
-        for a TLS fake), and ``retry_policy()``.
-
-        It needs no running loop to create; use and close it on the test's
-        loop: ``async with fake.client() as grid: ...``.
-
-        Args:
-            **overrides: ScaiGrid keywords that replace these (``target=``,
-                ``token=``, ``retry=``, ``timeout=``, ...).
-
-        Returns:
-            The client; close it (``async with``, or ``await grid.close()``)
-            when done.
-
-        Raises:
-            RuntimeError: The fake is not running.
-            TypeError: An override is not a ScaiGrid keyword.
-            ValueError: An override's value is not valid (the message names it).
-        """
-        target = self.target  # first: a fake that is not running makes no certificates
-        tls = self.client_tls() if self.tls else False
-        return client_for_tests(target, self.token, tls, overrides)
-
-    def sync_client(self, **overrides: Any) -> sync.ScaiGrid:
-        """A ``scaigrid_client.sync.ScaiGrid`` for this fake, tuned as ``client()`` is.
-
-        Its target, token and TLS (``client_tls()`` for a TLS fake) are the
-        fake's and its retries ``retry_policy()``'s. Its calls block, so use it
-        with a fake on its own thread (``with FakeScaiGrid()``, the
-        ``scaigrid_fake`` fixture) or from a thread other than the loop of an
-        ``async with`` fake: ``with fake.sync_client() as grid: ...``.
-
-        Args:
-            **overrides: ScaiGrid keywords that replace these (``token=``,
-                ``timeout=``, ``retry=``, ...).
-
-        Returns:
-            The client; close it (``with``, or ``close()``) when done.
-
-        Raises:
-            RuntimeError: The fake is not running.
-            TypeError: An override is not a ScaiGrid keyword.
-            ValueError: An override's value is not valid (the message names it).
-        """
-        target = self.target
-        tls = self.client_tls() if self.tls else False
-        return sync_client_for_tests(target, self.token, tls, overrides)
-
-    def issue_token(
-        self,
-        *,
-        scopes: Iterable[str] = ("scaiinfer", "scaimind", "scaicore"),
-        expires_in: float | None = None,
-    ) -> str:
-        """Mint a service token the fake accepts, as ScaiKey issues them.
-
-        A call with it to a service outside ``scopes`` fails PERMISSION_DENIED
-        ``permission_denied``; after it expires, UNAUTHENTICATED
-        ``token_expired``. ``reset()`` and ``restart(keep_state=False)``
-        forget it. It needs no running fake.
-
-        Args:
-            scopes: The services it may call: any of ``"scaiinfer"``,
-                ``"scaimind"`` and ``"scaicore"`` (default all three).
-            expires_in: Seconds until it expires (0 or less: already
-                expired); None (default): never.
-
-        Returns:
-            The token (``sgst_...``), for ``token=`` of a client.
-
-        Raises:
-            ValueError: ``scopes`` names an unknown scope.
-        """
-        return self._tokens.issue(scopes, expires_in)
-
-    # -- fault injection and inspection ---------------------------------------------
-
-    def fail(
-        self,
-        method: str,
-        status: grpc.StatusCode | str,
-        *,
-        code: str | None = None,
-        message: str = "injected fault",
-        times: int = 1,
-        after_messages: int = 0,
-        after_effect: bool = False,
-        pushback_ms: int | str | None = None,
-    ) -> None:
-        """Make the next ``times`` attempts of ``method`` fail with ``status``.
-
-        Faults queue per method, first in first out, and are used one per
-        attempt: "UNAVAILABLE twice, then OK" is deterministic. ``reset()``
-        forgets them; a restart does not.
-
-        Args:
-            method: The RPC, as ``Service.Method``
-                (``"InferenceService.ListModels"``).
-            status: A ``grpc.StatusCode`` other than OK, or its name in any
-                case (``"unavailable"``).
-            code: The ``scaigrid-error-code`` trailer to send
-                (``"backend_unavailable"``, ...); None (default): none.
-            message: The status message.
-            times: How many attempts fail, at least 1 (default 1).
-            after_messages: Fail a server stream after this many response
-                messages, at least 0 (default 0: before any response
-                headers, Trailers-Only, so the client may retry).
-            after_effect: Apply the call's side effect first (the job is
-                submitted, then the call fails). Default False.
-            pushback_ms: Sent as the ``grpc-retry-pushback-ms`` trailer (a
-                string as is, to test malformed values); None (default): not sent.
-
-        Raises:
-            ValueError: ``method`` is not a method the fake serves (the
-                message lists them), ``status`` is not a status other than
-                OK, ``times`` is below 1 or ``after_messages`` below 0.
-        """
-        fault = Fault(status_code(status), code, message, after_messages, after_effect, pushback_ms)
-        self._faults.fail(method, fault, times=times)
-
-    def delay(self, method: str, *, seconds: float, times: int = 1) -> None:
-        """Hold the next ``times`` attempts of ``method`` for ``seconds`` first.
-
-        Delays queue per method, like faults, and come before an attempt's
-        fault; a client deadline shorter than the delay fails the call
-        DEADLINE_EXCEEDED.
-
-        Args:
-            method: The RPC, as ``Service.Method``.
-            seconds: How long to hold each attempt, at least 0.
-            times: How many attempts to hold, at least 1 (default 1).
-
-        Raises:
-            ValueError: ``method`` is not a method the fake serves,
-                ``seconds`` is negative or ``times`` below 1.
-        """
-        self._faults.delay(method, seconds=seconds, times=times)
-
-    def calls(self, method: str | None = None) -> list[Call]:
-        """The call journal: every attempt the fake saw, oldest first.
-
-        Args:
-            method: Only the attempts of this RPC, as ``Service.Method``;
-                None (default): of every method.
-
-        Returns:
-            A new list of the `Call` records (they are live: an open call's
-            record changes as it goes on). With ``max_calls``, only the newest.
-
-        Raises:
-            ValueError: ``method`` is not a method the fake serves.
-        """
-        if method is not None:
-            check_method(method)
-        return self._journal.calls(method)
-
-    def drop_streams(
-        self,
-        status: grpc.StatusCode | str = grpc.StatusCode.UNAVAILABLE,
-        *,
-        code: str = "service_draining",
-        message: str = "stream dropped: gateway restarting",
-    ) -> int:
-        """End every open server stream with ``status``, as a gateway restart
-        would. The server keeps running; clients may reconnect at once.
-
-        Args:
-            status: A ``grpc.StatusCode`` other than OK, or its name in any
-                case (default UNAVAILABLE).
-            code: The ``scaigrid-error-code`` trailer sent.
-            message: The status message.
-
-        Returns:
-            How many streams were dropped.
-
-        Raises:
-            ValueError: ``status`` is not a status other than OK.
-        """
-        error = FakeError(status_code(status), code, message)
-        return self._in_loop(lambda: self._drop_all(error))
-
-    def _drop_all(self, error: FakeError) -> int:
-        dropped = self._faults.drop_streams(error)
-        if self._backend is not None:
-            self._backend.notify()  # wakes the streams waiting for a change
-        return dropped
 
     def reset(self) -> None:
         """Forget all state, faults, delays, scripted replies, calls and issued tokens.

@@ -217,7 +217,7 @@ def test_every_public_function_documents_its_parameters_and_result() -> None:
     assert not problems, "\n".join(problems)
     names = {getattr(f, "__qualname__", "") for f in checked}
     assert len(checked) > 60 and "_Client.with_options" in names  # it looked
-    assert {"FakeScaiGrid.fail", "FakeControls.step_job", "SecretVolume.write"} <= names
+    assert {"FaultControls.fail", "FakeControls.step_job", "SecretVolume.write"} <= names
     assert set(fixtures()) == {"scaigrid_fake", "scaigrid_client", "scaigrid_sync_client"}
 
 
