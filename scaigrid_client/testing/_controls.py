@@ -1,7 +1,8 @@
 """What a test scripts the fake with, beyond faults: replies, jobs, events
-and tokens. `FakeControls` is a base of `FakeScaiGrid`; each method runs on
-the fake's loop and checks its arguments first (a ValueError or TypeError
-naming the argument)."""
+and tokens. `FakeControls` is a base of `FakeScaiGrid`; each method checks
+its arguments first (a ValueError or TypeError naming the argument), and
+those that touch the state run on the fake's loop (`issue_token` needs no
+running fake)."""
 
 from __future__ import annotations
 

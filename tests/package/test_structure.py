@@ -1,7 +1,7 @@
 """The package's shape, as the architecture note promises it: no import
 cycles among its modules, and no hand-written function, class or module too
-big to read (generated files excepted; docstrings, the reference, do not
-count)."""
+big to read (generated files excepted; docstrings count, as lines to read
+do)."""
 
 from __future__ import annotations
 
