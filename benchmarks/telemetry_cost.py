@@ -2,13 +2,15 @@
 it but no provider set, and with the OpenTelemetry SDK recording spans and
 metrics, each against the raw stub.
 
-    python benchmarks/telemetry_cost.py [--rounds N] [--calls N]
+    python benchmarks/telemetry_cost.py [--turns N] [--calls N]
 
 OpenTelemetry's providers are process-global, so each side runs in a child
-process of its own, against one fake server, in interleaved rounds; the
-table gives the median of the per-round rates and the ratio to the raw stub
-measured in the same round. Printed, and appended to RESULTS.md by `make
-bench`.
+process of its own, against one fake server. The children stay up and take
+short turns (``--calls`` calls each, A B C D D C B A ...), as the unary rows
+of run.py do: a turn lasts tens of milliseconds, so the turns of a round see
+the same machine. The table gives the median rate of each side and the
+median of its per-round ratios to the raw stub, with the interquartile
+range. Printed, and appended to RESULTS.md by `make bench`.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.abc
-import json
 import pathlib
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -39,7 +41,9 @@ class _NoOpenTelemetry(importlib.abc.MetaPathFinder):
         return None
 
 
-def child(side: str, target: str, calls: int) -> float:
+def child(side: str, target: str) -> None:
+    """Serve turns: for each line ``N`` read, make N calls and print the
+    seconds they took; end at end of input."""
     if side == "no-api":
         sys.meta_path.insert(0, _NoOpenTelemetry())
     if side == "provider":
@@ -61,85 +65,97 @@ def child(side: str, target: str, calls: int) -> float:
     from scaigrid_client import InferenceClient
     from scaigrid_client.v1 import scaiinfer
 
-    async def run() -> float:
+    async def serve(call: Callable[[], Awaitable[object]]) -> None:
+        for _ in range(200):  # warm-up
+            await call()
+        print("ready", flush=True)
+        # Between turns the loop waits on stdin: nothing else runs on it.
+        for line in sys.stdin:
+            start = time.perf_counter()
+            for _ in range(int(line)):
+                await call()
+            print(time.perf_counter() - start, flush=True)
+
+    async def run() -> None:
         if side == "raw":
             async with grpc.aio.insecure_channel(target) as channel:
                 stub = scaiinfer.InferenceServiceStub(channel)
                 request = scaiinfer.ListModelsRequest()
                 md = (("authorization", f"Bearer {TOKEN}"), ("x-request-id", "bench"))
-                for _ in range(50):
-                    await stub.ListModels(request, metadata=md)
-                start = time.perf_counter()
-                for _ in range(calls):
-                    await stub.ListModels(request, metadata=md)
-                return calls / (time.perf_counter() - start)
+                await serve(lambda: stub.ListModels(request, metadata=md))
+            return
         async with InferenceClient(target, token=TOKEN, tls=False) as client:
-            for _ in range(50):
-                await client.list_models()
-            start = time.perf_counter()
-            for _ in range(calls):
-                await client.list_models()
-            return calls / (time.perf_counter() - start)
+            await serve(client.list_models)
 
-    return asyncio.run(run())
+    asyncio.run(run())
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=11)
-    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--turns", type=int, default=401, help="turns per side")
+    parser.add_argument("--calls", type=int, default=16, help="calls per turn")
     parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
     parser.add_argument("--target", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side:
-        print(json.dumps(child(args.side, args.target, args.calls)))
+        child(args.side, args.target)
         return 0
     from tests.support.standalone import Standalone
 
-    rates: dict[str, list[float]] = {side: [] for side in SIDES}
+    seconds: dict[str, list[float]] = {side: [] for side in SIDES}
     with Standalone(TOKEN) as gateway:
-        for round_number in range(args.rounds):
-            order = SIDES if round_number % 2 == 0 else tuple(reversed(SIDES))
-            for side in order:
-                out = subprocess.run(
-                    [
-                        sys.executable,
-                        __file__,
-                        "--side",
-                        side,
-                        "--target",
-                        gateway.target,
-                        "--calls",
-                        str(args.calls),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                    timeout=300,
-                )
-                rates[side].append(json.loads(out.stdout))
+        children = {
+            side: subprocess.Popen(
+                [sys.executable, __file__, "--side", side, "--target", gateway.target],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for side in SIDES
+        }
+        try:
+            for proc in children.values():
+                assert proc.stdout is not None
+                assert proc.stdout.readline() == "ready\n", "a side did not start"
+            for turn in range(args.turns):
+                for side in SIDES if turn % 2 == 0 else tuple(reversed(SIDES)):
+                    proc = children[side]
+                    assert proc.stdin is not None
+                    assert proc.stdout is not None
+                    proc.stdin.write(f"{args.calls}\n")
+                    proc.stdin.flush()
+                    seconds[side].append(float(proc.stdout.readline()))
+        finally:
+            for proc in children.values():
+                if proc.stdin is not None:
+                    proc.stdin.close()
+                proc.wait(timeout=60)
+    print("\n".join(table(seconds, args.turns, args.calls)))
+    return 0
+
+
+def table(seconds: dict[str, list[float]], turns: int, calls: int) -> list[str]:
     lines = [
         "",
-        f"Telemetry's cost: unary `list_models`, {args.calls} calls one at a time per run,",
-        f"each side in its own process, {args.rounds} interleaved rounds (`benchmarks/telemetry_cost.py`).",
+        "Telemetry's cost: unary `list_models` one at a time, each side in its own process,",
+        f"{turns} interleaved turns of {calls} calls (`benchmarks/telemetry_cost.py`).",
         "",
-        "| side | calls/s (median) | /raw, median of per-round ratios (min-max) |",
+        "| side | calls/s (median) | /raw, median of per-turn ratios (IQR) |",
         "|---|---|---|",
     ]
+    labels = {
+        "raw": "raw generated stub",
+        "no-api": "SDK, opentelemetry-api not installed",
+        "no-provider": "SDK, opentelemetry-api installed, no provider set",
+        "provider": "SDK, OpenTelemetry SDK recording spans and metrics",
+    }
     for side in SIDES:
-        ratios = [a / b for a, b in zip(rates[side], rates["raw"], strict=True)]
-        label = {
-            "raw": "raw generated stub",
-            "no-api": "SDK, opentelemetry-api not installed",
-            "no-provider": "SDK, opentelemetry-api installed, no provider set",
-            "provider": "SDK, OpenTelemetry SDK recording spans and metrics",
-        }[side]
-        lines.append(
-            f"| {label} | {statistics.median(rates[side]):,.0f} | "
-            f"**{statistics.median(ratios):.3f}** ({min(ratios):.3f}-{max(ratios):.3f}) |"
-        )
-    print("\n".join(lines))
-    return 0
+        # throughput ratio = raw's time over this side's, turn by turn
+        ratios = [r / s for s, r in zip(seconds[side], seconds["raw"], strict=True)]
+        q1, median, q3 = statistics.quantiles(ratios, n=4)
+        rate = calls / statistics.median(seconds[side])
+        lines.append(f"| {labels[side]} | {rate:,.0f} | **{median:.3f}** ({q1:.3f}-{q3:.3f}) |")
+    return lines
 
 
 if __name__ == "__main__":
